@@ -1,0 +1,73 @@
+// `weft control`: the policy server (REST API on :4002), on PostgreSQL or the embedded store.
+import { Command, Option } from "commander";
+import { createLogger } from "../../common/logger.js";
+import { parseHostPort } from "../../common/ops-server.js";
+import { CONTROL_DEFAULTS, type ControlConfig } from "../../control/config.js";
+import { startControl } from "../../control/main.js";
+
+interface ControlFlags {
+  listen: string;
+  opsListen: string;
+  dataDir: string;
+  databaseUrl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  corsOrigin: string[];
+  trustIssuer: string[];
+  maxPoliciesPerSource: string;
+  cleanupInterval: string;
+  logLevel: string;
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function controlCommand(): Command {
+  return new Command("control")
+    .description("run the control plane: the policy API (HTTPS) over PostgreSQL or the embedded store")
+    .option("--listen <host:port>", "REST API listen address", CONTROL_DEFAULTS.listen)
+    .option("--ops-listen <host:port>", "metrics and health listen address", CONTROL_DEFAULTS.opsListen)
+    .option("--data-dir <dir>", "data directory (embedded store, keys, certificates)", CONTROL_DEFAULTS.dataDir)
+    .option("--database-url <url>", "PostgreSQL URL; without it the embedded store in --data-dir is used")
+    .option("--tls-cert <file>", "API server certificate (PEM); default: self-signed in --data-dir")
+    .option("--tls-key <file>", "API server private key (PEM)")
+    .option("--cors-origin <origin>", "allowed CORS origin (repeatable)", collect, [])
+    .option("--trust-issuer <url>", "also accept tokens from this OIDC issuer (repeatable)", collect, [])
+    .option("--max-policies-per-source <n>", "non-admin policy quota per source app", String(CONTROL_DEFAULTS.maxPoliciesPerSource))
+    .option("--cleanup-interval <minutes>", "stale policy cleanup interval", String(CONTROL_DEFAULTS.cleanupIntervalMinutes))
+    .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
+    .action(async (flags: ControlFlags) => {
+      if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new Error("--tls-cert and --tls-key must be given together");
+      const config: ControlConfig = Object.freeze({
+        listen: parseHostPort(flags.listen),
+        opsListen: parseHostPort(flags.opsListen, "127.0.0.1"),
+        dataDir: flags.dataDir,
+        ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}),
+        ...(flags.tlsCert ? { tlsCertFile: flags.tlsCert } : {}),
+        ...(flags.tlsKey ? { tlsKeyFile: flags.tlsKey } : {}),
+        allowedCorsOrigins: flags.corsOrigin,
+        trustedIssuers: flags.trustIssuer,
+        maxPoliciesPerSource: positiveInt("max-policies-per-source", flags.maxPoliciesPerSource),
+        cleanupIntervalMs: positiveInt("cleanup-interval", flags.cleanupInterval) * 60_000,
+      });
+      const logger = createLogger({ level: flags.logLevel as "info", name: "weft-control" });
+      const abort = new AbortController();
+      const running = await startControl(config, logger, abort.signal);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, "shutdown-requested");
+          abort.abort();
+          resolve();
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      await running.stop();
+      logger.flush();
+    });
+}

@@ -1,0 +1,111 @@
+// Db over a real PostgreSQL through a pg Pool. Connections are made on demand, so when
+// PostgreSQL comes back after an outage the next request simply gets a fresh connection: recovery
+// needs no restart. A short connect timeout makes requests fail fast (503) during an outage instead
+// of queueing.
+import pg from "pg";
+import { silentLogger, type Logger } from "../../common/logger.js";
+import { mapDbError, type Db, type QueryResult, type SqlClient } from "./db.js";
+
+// int8 as a JS number: revisions and ids stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface PgDbOptions {
+  readonly connectionString: string;
+  readonly maxConnections?: number;
+  readonly connectTimeoutMs?: number;
+  readonly statementTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+function wrap(client: pg.PoolClient | pg.Pool): SqlClient {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      try {
+        const res = await client.query(sql, params as unknown[] | undefined);
+        return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+      } catch (err) {
+        throw mapDbError(err);
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        await client.query(sql);
+      } catch (err) {
+        throw mapDbError(err);
+      }
+    },
+  };
+}
+
+export function createPgDb(opts: PgDbOptions): Db {
+  const log = opts.logger ?? silentLogger;
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    max: opts.maxConnections ?? 16,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000,
+    statement_timeout: opts.statementTimeoutMs ?? 30_000,
+    idleTimeoutMillis: 30_000,
+    application_name: "weft-control",
+  });
+  // An idle client's error (PostgreSQL restarted) must not crash the process; the pool drops it.
+  pool.on("error", (err) => log.warn({ err: err.message }, "db-idle-client-failed"));
+  const direct = wrap(pool);
+
+  async function connect(): Promise<pg.PoolClient> {
+    try {
+      return await pool.connect();
+    } catch (err) {
+      throw mapDbError(err);
+    }
+  }
+
+  const db: Db = {
+    kind: "postgres",
+    query: direct.query,
+    exec: direct.exec,
+    async session<T>(fn: (client: SqlClient) => Promise<T>): Promise<T> {
+      const client = await connect();
+      let broken: Error | undefined;
+      try {
+        return await fn(wrap(client));
+      } catch (err) {
+        broken = err as Error;
+        throw err;
+      } finally {
+        // A failed session may leave the connection in an unknown state: discard it.
+        client.release(broken);
+      }
+    },
+    async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+      return db.session(async (c) => {
+        await c.exec("BEGIN");
+        try {
+          const out = await fn(c);
+          await c.exec("COMMIT");
+          return out;
+        } catch (err) {
+          await c.exec("ROLLBACK").catch(() => undefined);
+          throw err;
+        }
+      });
+    },
+    async listen(channel: string, onPayload: (payload: string) => void) {
+      const client = await connect();
+      const handler = (msg: pg.Notification) => {
+        if (msg.channel === channel) onPayload(msg.payload ?? "");
+      };
+      client.on("notification", handler);
+      client.on("error", (err) => log.warn({ err: err.message }, "db-listen-client-failed"));
+      await wrap(client).exec(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      return async () => {
+        client.off("notification", handler);
+        await wrap(client).exec(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
+        client.release(true);
+      };
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+  return db;
+}
