@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "bench/results/**", "proto/gen/**", "bin/**"] },
+  { ignores: ["dist/**", "node_modules/**", "scratch/**", "bench/results/**", "proto/gen/**", "bin/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -62,7 +62,7 @@ export class ApiClient {
             }
             const status = res.statusCode ?? 0;
             if (status >= 400) {
-              const msg = typeof parsed === "object" && parsed && "error" in parsed ? String((parsed as { error: unknown }).error) : text;
+              const msg = typeof parsed === "object" && parsed && "error" in parsed ? String((parsed).error) : text;
               reject(new ApiError(status, `${method} ${url.pathname} failed (${status}): ${msg}`));
               return;
             }

@@ -20,7 +20,7 @@ export async function resolveApp(client: ApiClient, nameOrGuid: string, space?: 
     const res = await client.call<AppJson>("GET", `/weft/v1/apps/${encodeURIComponent(nameOrGuid)}`);
     return res.body;
   } catch (err) {
-    if (err instanceof ApiError && (err.status === 404 || err.status === 400)) throw new Error(`app '${nameOrGuid}' not found`);
+    if (err instanceof ApiError && (err.status === 404 || err.status === 400)) throw new Error(`app '${nameOrGuid}' not found`, { cause: err });
     throw err;
   }
 }

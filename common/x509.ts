@@ -5,7 +5,6 @@ import * as x509 from "@peculiar/x509";
 import { createHash, webcrypto } from "node:crypto";
 
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -34,7 +33,7 @@ async function exportKeyPem(key: CryptoKey): Promise<string> {
 
 /** A self-signed server certificate (ECDSA P-256) for the given names and IPs. */
 export async function selfSignedServerCert(opts: { commonName: string; dnsNames: string[]; ips: string[]; days: number }): Promise<PemPair> {
-  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ["sign", "verify"])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ["sign", "verify"]));
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: webcrypto.getRandomValues(new Uint8Array(16)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "").replace(/^[89a-f]/, "7"),

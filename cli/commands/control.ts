@@ -3,7 +3,6 @@ import { Command, Option } from "commander";
 import { createLogger } from "../../common/logger.js";
 import { parseHostPort } from "../../common/ops-server.js";
 import { CONTROL_DEFAULTS, type ControlConfig } from "../../control/config.js";
-import { startControl } from "../../control/main.js";
 
 interface ControlFlags {
   listen: string;
@@ -57,6 +56,8 @@ export function controlCommand(): Command {
       });
       const logger = createLogger({ level: flags.logLevel as "info", name: "weft-control" });
       const abort = new AbortController();
+      // Imported here so that user commands do not pay for loading the control plane.
+      const { startControl } = await import("../../control/main.js");
       const running = await startControl(config, logger, abort.signal);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -13,7 +13,7 @@ export async function readBody(c: Context, limit = MAX_BODY_BYTES): Promise<stri
   if (!stream) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = stream.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = stream.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();

@@ -12,7 +12,6 @@ import { cleanupPoliciesHandler } from "./policies-cleanup.js";
 import { createPoliciesHandler } from "./policies-create.js";
 import { deletePoliciesHandler } from "./policies-delete.js";
 import { listPoliciesHandler } from "./policies-list.js";
-import type { ApiVersion } from "./policy-payload.js";
 import { listTagsHandler } from "./tags.js";
 import { whoamiHandler } from "./whoami.js";
 
@@ -96,7 +95,7 @@ export function buildApi(deps: ApiDeps, registry?: Registry): Hono<Env> {
   app.use("/networking/:version/external/*", async (c, next) => {
     const version = c.req.param("version");
     if (version !== "v0" && version !== "v1") throw new HttpError(406, `api version '${version}' not supported`);
-    c.set("version", version as ApiVersion);
+    c.set("version", version);
     await next();
   });
   app.use("/networking/:version/external/*", authenticate(deps.verifier));

@@ -61,8 +61,8 @@ export function createPgDb(opts: PgDbOptions): Db {
 
   const db: Db = {
     kind: "postgres",
-    query: direct.query,
-    exec: direct.exec,
+    query: (sql, params) => direct.query(sql, params),
+    exec: (sql) => direct.exec(sql),
     async session<T>(fn: (client: SqlClient) => Promise<T>): Promise<T> {
       const client = await connect();
       let broken: Error | undefined;
