@@ -1,0 +1,10 @@
+// Original file: proto/weft.proto
+
+
+export interface AcquireLeaseRequest {
+  'underlayIp'?: (string);
+}
+
+export interface AcquireLeaseRequest__Output {
+  'underlayIp': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: proto/weft.proto
+
+
+export interface ReleaseLeaseRequest {
+  'underlayIp'?: (string);
+}
+
+export interface ReleaseLeaseRequest__Output {
+  'underlayIp': (string);
+}

@@ -1,0 +1,8 @@
+// Original file: proto/weft.proto
+
+
+export interface ReleaseLeaseResponse {
+}
+
+export interface ReleaseLeaseResponse__Output {
+}
