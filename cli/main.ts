@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { appCommand } from "./commands/app.js";
 import { controlCommand } from "./commands/control.js";
+import { dnsCommand } from "./commands/dns.js";
 import { policyCommand } from "./commands/policy.js";
 import { tokenCommand } from "./commands/token.js";
 import type { CliEnv } from "./context.js";
@@ -21,6 +22,7 @@ const program = new Command("weft")
   .exitOverride();
 
 program.addCommand(controlCommand());
+program.addCommand(dnsCommand());
 program.addCommand(tokenCommand());
 program.addCommand(policyCommand(env));
 program.addCommand(appCommand(env));

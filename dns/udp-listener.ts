@@ -1,0 +1,49 @@
+// The UDP side of the DNS server: one socket, each datagram handed to the QueryHandler with the
+// sender as reply context. Socket errors (a send to a vanished peer, say) are logged, never fatal.
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { isIPv6 } from "node:net";
+import { errorMessage } from "../common/errors.js";
+import { silentLogger, type Logger } from "../common/logger.js";
+import type { QueryHandler, ReplyChannel } from "./query-handler.js";
+
+export interface UdpListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startUdpListener(opts: { host: string; port: number; handler: QueryHandler; logger?: Logger }): Promise<UdpListener> {
+  const log = opts.logger ?? silentLogger;
+  const socket: Socket = createSocket({ type: isIPv6(opts.host) ? "udp6" : "udp4" });
+  let closed = false;
+  const channel: ReplyChannel<RemoteInfo> = {
+    udp: true,
+    send(peer, response) {
+      if (!closed) socket.send(response, peer.port, peer.address);
+    },
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(opts.port, opts.host, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  let sendErrors = 0;
+  socket.on("error", (err) => {
+    // Log the first and then every 1000th, so a flood cannot flood the log too.
+    if (sendErrors++ % 1000 === 0) log.warn({ err: errorMessage(err), count: sendErrors }, "udp-socket-error");
+  });
+  socket.on("message", (msg, peer) => {
+    opts.handler.handle(msg, channel, peer);
+  });
+  const port = socket.address().port;
+  log.info({ host: opts.host, port }, "udp-listening");
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        closed = true;
+        socket.close(() => resolve());
+      }),
+  };
+}
