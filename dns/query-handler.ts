@@ -68,8 +68,7 @@ export class QueryHandler {
       this.opts.stats.internalErrors++;
       this.log.error({ err: errorMessage(err), size: msg.length }, "query-failed");
       if (msg.length < HEADER_SIZE || msg[2]! & FLAG_QR) return "dropped";
-      this.reply(channel, ctx, buildHeaderOnly(msg, RCODE_SERVFAIL), RCODE_SERVFAIL, false);
-      return "sent";
+      return this.replySafely(channel, ctx, buildHeaderOnly(msg, RCODE_SERVFAIL), false) ? "sent" : "dropped";
     }
   }
 
@@ -83,6 +82,18 @@ export class QueryHandler {
     stats.countResponse(channel.udp, rcode);
     if (response[2]! & FLAG_TC) stats.truncated++;
     channel.send(ctx, response, deferred);
+  }
+
+  /** reply() for the error paths: a failure to send is counted and swallowed, never thrown. */
+  private replySafely<C>(channel: ReplyChannel<C>, ctx: C, response: Buffer, deferred: boolean): boolean {
+    try {
+      this.reply(channel, ctx, response, response[3]! & 0x0f, deferred);
+      return true;
+    } catch (err) {
+      this.opts.stats.internalErrors++;
+      this.log.error({ err: errorMessage(err) }, "reply-failed");
+      return false;
+    }
   }
 
   private answer<C>(msg: Buffer, channel: ReplyChannel<C>, ctx: C): HandleOutcome {
@@ -131,7 +142,7 @@ export class QueryHandler {
         this.log.error({ err: errorMessage(err) }, "forwarded-answer-failed");
         response = buildHeaderOnly(msg, RCODE_SERVFAIL);
       }
-      this.reply(channel, ctx, response, response[3]! & 0x0f, true);
+      this.replySafely(channel, ctx, response, true);
     });
   }
 }
