@@ -50,7 +50,7 @@ export async function createRootCa(opts: CreateRootOptions = {}): Promise<PemPai
     ],
   });
   const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", keys.privateKey);
-  return { certPem: cert.toString("pem"), keyPem: x509.PemConverter.encode(pkcs8, "PRIVATE KEY") };
+  return { certPem: `${cert.toString("pem")}\n`, keyPem: `${x509.PemConverter.encode(pkcs8, "PRIVATE KEY")}\n` };
 }
 
 /** What issuing needs from a checked root. */
