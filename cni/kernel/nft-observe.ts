@@ -1,0 +1,101 @@
+// Reads `nft -j list table inet weft` into the ObservedFilter the planner diffs against. Base
+// rules are recognised by their comments, port chains by their name prefix and per-rule range
+// comments, and the sets and maps by their elements. Anything unrecognised in a base chain or a
+// port chain shows up as a foreign comment (or none), which makes the planner rebuild that chain.
+import { WeftError } from "../../common/errors.js";
+import { allowKey, emptyFilter, type AllowEntry, type ObservedFilter, type Protocol } from "./kernel-types.js";
+import { PORT_CHAIN_PREFIX, portRangeFromComment } from "./nft-ruleset.js";
+import { parseRange, type PortRange } from "./port-ranges.js";
+
+type Json = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function toNumber(v: unknown): number | undefined {
+  if (typeof v === "number") return v;
+  if (typeof v === "string" && /^(0x[0-9a-f]+|\d+)$/i.test(v)) return Number(v);
+  return undefined;
+}
+
+function elemPrefix(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (isObj(v) && isObj(v.prefix) && typeof v.prefix.addr === "string") return `${v.prefix.addr}/${String(v.prefix.len)}`;
+  if (isObj(v) && isObj(v.elem)) return elemPrefix(v.elem.val);
+  return undefined;
+}
+
+export function parseNftTable(text: string): ObservedFilter {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new WeftError("INTERNAL", "nft printed invalid JSON", { cause });
+  }
+  const items = isObj(doc) && Array.isArray(doc.nftables) ? (doc.nftables as unknown[]) : [];
+  const f = emptyFilter();
+  const baseChains = new Map<string, string[]>();
+  const portChains = new Map<string, PortRange[] | undefined>();
+  const containers = new Set<string>();
+  const tags = new Map<string, number>();
+  const allow = new Map<string, AllowEntry>();
+  const overlay = new Set<string>();
+  let present = false;
+
+  for (const item of items) {
+    if (!isObj(item)) continue;
+    if (isObj(item.table)) present = true;
+    if (isObj(item.chain) && typeof item.chain.name === "string") {
+      const name = item.chain.name;
+      if (name.startsWith(PORT_CHAIN_PREFIX)) portChains.set(name, []);
+      else baseChains.set(name, []);
+    }
+    if (isObj(item.rule) && typeof item.rule.chain === "string") {
+      const chain = item.rule.chain;
+      const comment = typeof item.rule.comment === "string" ? item.rule.comment : "";
+      if (chain.startsWith(PORT_CHAIN_PREFIX)) {
+        const ranges = portChains.get(chain);
+        const range = parseRange(portRangeFromComment(comment) ?? "");
+        portChains.set(chain, ranges && range ? [...ranges, range] : undefined);
+      } else {
+        baseChains.set(chain, [...(baseChains.get(chain) ?? []), comment]);
+      }
+    }
+    const set = isObj(item.set) ? item.set : isObj(item.map) ? item.map : undefined;
+    if (set && typeof set.name === "string" && Array.isArray(set.elem)) {
+      for (const e of set.elem as unknown[]) readElement(set.name, e, { containers, tags, allow, overlay });
+    }
+  }
+  return { ...f, present, baseChains, portChains, containers, tags, allow, overlay };
+}
+
+interface Sinks {
+  containers: Set<string>;
+  tags: Map<string, number>;
+  allow: Map<string, AllowEntry>;
+  overlay: Set<string>;
+}
+
+function readElement(set: string, e: unknown, s: Sinks): void {
+  if (set === "containers" && typeof e === "string") s.containers.add(e);
+  if (set === "overlay") {
+    const p = elemPrefix(e);
+    if (p) s.overlay.add(p.includes("/") ? p : `${p}/32`);
+  }
+  if (!Array.isArray(e)) return;
+  const [key, value] = e as unknown[];
+  if (set === "tags" && typeof key === "string") {
+    const tag = toNumber(value);
+    if (tag !== undefined) s.tags.set(key, tag);
+  }
+  if (set === "allow" && isObj(key) && Array.isArray(key.concat) && isObj(value)) {
+    const [tagV, ip, proto] = key.concat as unknown[];
+    const tag = toNumber(tagV);
+    const target = isObj(value.jump) ? value.jump.target : isObj(value.goto) ? value.goto.target : undefined;
+    if (tag === undefined || typeof ip !== "string" || (proto !== "tcp" && proto !== "udp")) return;
+    const protocol: Protocol = proto;
+    // A verdict other than a jump to a port chain is foreign; keep it with an empty chain so
+    // the planner replaces it.
+    const chain = typeof target === "string" ? target : "";
+    s.allow.set(allowKey(tag, ip, protocol), { tag, ip, protocol, chain });
+  }
+}

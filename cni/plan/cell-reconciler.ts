@@ -1,0 +1,75 @@
+// Plan, then apply, for one cell. A reconcile observes the kernel (the timer's full check, which
+// repairs tampering and failed steps) or, for a change event, plans against the model of what the
+// last successful apply left, so one policy change costs one small transaction and no table dump.
+// Any failure drops the model, so the next reconcile starts from a fresh observation; failures are
+// returned to the caller to retry, never just logged.
+import type { Logger } from "../../common/logger.js";
+import { silentLogger } from "../../common/logger.js";
+import { WeftError } from "../../common/errors.js";
+import type { Kernel, Netns, ObservedCell } from "../kernel/kernel-types.js";
+import type { DesiredCell, Operation } from "./desired-state.js";
+import { executeOperation } from "./execute-operation.js";
+import { applyOperation } from "./model-apply.js";
+import { planCell } from "./plan-cell.js";
+
+export interface ReconcileOptions {
+  /** Observe the kernel first (default). False plans against the model when there is one. */
+  readonly observe?: boolean;
+}
+
+export interface ReconcileResult {
+  readonly ops: readonly Operation[];
+  readonly observed: "kernel" | "model";
+}
+
+export interface CellReconcilerOptions {
+  readonly kernel: Kernel;
+  readonly netns: Netns;
+  readonly logger?: Logger;
+}
+
+export class CellReconciler {
+  private readonly kernel: Kernel;
+  private readonly netns: Netns;
+  private readonly log: Logger;
+  private model: ObservedCell | undefined;
+
+  constructor(opts: CellReconcilerOptions) {
+    this.kernel = opts.kernel;
+    this.netns = opts.netns;
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  /** Forget the model: the next reconcile observes the kernel. */
+  invalidate(): void {
+    this.model = undefined;
+  }
+
+  async reconcile(desired: DesiredCell, opts: ReconcileOptions = {}): Promise<ReconcileResult> {
+    const fromModel = opts.observe === false && this.model !== undefined;
+    let state =
+      fromModel && this.model ? this.model : await this.kernel.observe(this.netns, { underlayDev: desired.underlayDev });
+    const plan = planCell(desired, state);
+    if (plan.kind === "blocked") {
+      this.model = undefined;
+      throw new WeftError("INVALID_ARGUMENT", `cell cannot converge: ${plan.reason}`);
+    }
+    const done: Operation[] = [];
+    for (const op of plan.ops) {
+      try {
+        await executeOperation(this.kernel, this.netns, op);
+      } catch (err) {
+        this.model = undefined;
+        this.log.warn({ err, op: op.kind, applied: done.length }, "reconcile-failed");
+        throw new WeftError("INTERNAL", `reconcile failed at ${op.kind} after ${done.length} operations`, { cause: err });
+      }
+      done.push(op);
+      state = applyOperation(state, op);
+    }
+    this.model = state;
+    if (done.length > 0) {
+      this.log.info({ ops: done.map((o) => o.kind), observed: fromModel ? "model" : "kernel" }, "cell-reconciled");
+    }
+    return { ops: done, observed: fromModel ? "model" : "kernel" };
+  }
+}
