@@ -11,6 +11,20 @@ export interface ControlConfig {
   readonly trustedIssuers: readonly string[];
   readonly maxPoliciesPerSource: number;
   readonly cleanupIntervalMs: number;
+  /** The mTLS gRPC listener for cells and DNS servers. */
+  readonly grpcListen: { host: string; port: number };
+  /** Where cells reach grpcListen (told to joining agents); default: the listen address. */
+  readonly grpcAdvertise?: string;
+  /** Extra names and IPs for control's gRPC server certificate. */
+  readonly grpcNames?: readonly string[];
+  readonly overlayNetwork: string;
+  readonly subnetPrefix: number;
+  readonly leaseTtlMs: number;
+  /** How long a silent cell's instances stay in DNS. */
+  readonly cellGraceMs: number;
+  /** An operator-given CA root (PEM files); default: created on first start and kept in the store. */
+  readonly caCertFile?: string;
+  readonly caKeyFile?: string;
 }
 
 export const CONTROL_DEFAULTS = {
@@ -19,4 +33,9 @@ export const CONTROL_DEFAULTS = {
   dataDir: ".weft/control",
   maxPoliciesPerSource: 150,
   cleanupIntervalMinutes: 60,
+  grpcListen: "0.0.0.0:4003",
+  overlayNetwork: "10.255.0.0/16",
+  subnetPrefix: 24,
+  leaseTtlHours: 168,
+  cellGraceSeconds: 180,
 } as const;

@@ -20,9 +20,12 @@ import { createPgDb } from "./store/pg-db.js";
 import { createPgliteDb } from "./store/pglite-db.js";
 import { Store } from "./store/store.js";
 import { writeFileSync, existsSync } from "node:fs";
+import { startPlane, type RunningPlane } from "./plane.js";
 
 export interface RunningControl {
   readonly apiPort: number;
+  readonly grpcPort: number;
+  readonly plane: RunningPlane;
   readonly opsPort: number;
   readonly store: Store;
   readonly caCertPem: string;
@@ -76,6 +79,7 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
     log.info({ fingerprint: pemFingerprint(generated.certPem), certFile: join(config.dataDir, "api.crt"), created: generated.created }, "self-signed-certificate-loaded");
   }
 
+  const plane = await startPlane(config, store, log, registry);
   const revisionGauge = new Gauge({ name: "weft_control_revision", help: "Latest committed revision seen by this replica", registers: [registry] });
   const app = buildApi(
     {
@@ -84,7 +88,11 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
       logger: log.child({ component: "api" }),
       startedAt: Date.now(),
       config: { maxPoliciesPerSource: config.maxPoliciesPerSource, allowedCorsOrigins: config.allowedCorsOrigins, tls: true },
-      onCommitted: (rev) => revisionGauge.set(rev),
+      plane: plane.deps,
+      onCommitted: (rev) => {
+        revisionGauge.set(rev);
+        plane.feed.kick();
+      },
     },
     registry,
   );
@@ -131,6 +139,8 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
 
   return {
     apiPort,
+    grpcPort: plane.grpcPort,
+    plane,
     opsPort: ops.port,
     store,
     caCertPem: cert.certPem,
@@ -141,6 +151,7 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await plane.stop();
       await db.close();
       log.info("control-stopped");
     },

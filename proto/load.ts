@@ -21,4 +21,4 @@ export function loadWeftProto(): ProtoGrpcType {
   return cached;
 }
 
-export type * from "./gen/weft.js";
+export type * from "./types.js";

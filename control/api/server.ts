@@ -6,6 +6,8 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import { errorMessage } from "../../common/errors.js";
 import { authenticate } from "./auth.js";
 import { registerAppRoutes } from "./apps.js";
+import { registerCellRoutes, registerJoinRoute } from "./cells.js";
+import { registerRouteRoutes } from "./routes.js";
 import type { ApiDeps, Env } from "./deps.js";
 import { HttpError, toHttpError } from "./http-error.js";
 import { cleanupPoliciesHandler } from "./policies-cleanup.js";
@@ -79,6 +81,20 @@ export function buildApi(deps: ApiDeps, registry?: Registry): Hono<Env> {
     latency?.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
   });
 
+  // A URL whose percent-escapes do not decode (%zz, invalid UTF-8) is a 400. Otherwise Hono keeps
+  // such a segment or query value verbatim, so "%zz" and "%25zz" would name the same app.
+  app.use("*", async (c, next) => {
+    const url = c.req.url;
+    if (url.includes("%")) {
+      try {
+        decodeURIComponent(url.slice(url.indexOf("/", url.indexOf("//") + 2)));
+      } catch {
+        throw new HttpError(400, "invalid percent-encoding in request URL");
+      }
+    }
+    await next();
+  });
+
   const uptime = (c: Context<Env>) => c.text(`Network policy server, up for ${formatUptime(Date.now() - deps.startedAt)}`);
   app.get("/", uptime);
   app.get("/networking", uptime);
@@ -106,7 +122,13 @@ export function buildApi(deps: ApiDeps, registry?: Registry): Hono<Env> {
   app.get("/networking/:version/external/tags", listTagsHandler(deps));
   app.get("/networking/:version/external/whoami", whoamiHandler());
 
+  // The join is authenticated by the one-time token in its body, so it comes before bearer auth.
+  if (deps.plane) registerJoinRoute(app, deps, deps.plane);
   app.use("/weft/v1/*", authenticate(deps.verifier));
   registerAppRoutes(app, deps);
+  if (deps.plane) {
+    registerCellRoutes(app, deps, deps.plane);
+    registerRouteRoutes(app, deps, deps.plane);
+  }
   return app;
 }

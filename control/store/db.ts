@@ -21,8 +21,12 @@ export interface Db extends SqlClient {
   session<T>(fn: (client: SqlClient) => Promise<T>): Promise<T>;
   /** Runs fn inside BEGIN ... COMMIT on one connection; any throw rolls back. */
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
-  /** Subscribes to NOTIFY on a channel. Returns an unsubscribe function. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to NOTIFY on a channel. The subscription survives connection loss: it reconnects by
+   * itself and then calls onResubscribed, since notifications sent meanwhile were missed.
+   * Returns an unsubscribe function.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onResubscribed?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

@@ -66,12 +66,20 @@ export function createPgDb(opts: PgDbOptions): Db {
     async session<T>(fn: (client: SqlClient) => Promise<T>): Promise<T> {
       const client = await connect();
       let broken: Error | undefined;
+      // A checked-out client that loses its connection emits 'error'; without a listener that
+      // would crash the process. The failing query rejects on its own.
+      const onError = (err: Error) => {
+        broken = err;
+        log.warn({ err: err.message }, "db-session-connection-lost");
+      };
+      client.on("error", onError);
       try {
         return await fn(wrap(client));
       } catch (err) {
-        broken = err as Error;
+        broken ??= err as Error;
         throw err;
       } finally {
+        client.off("error", onError);
         // A failed session may leave the connection in an unknown state: discard it.
         client.release(broken);
       }
@@ -89,18 +97,58 @@ export function createPgDb(opts: PgDbOptions): Db {
         }
       });
     },
-    async listen(channel: string, onPayload: (payload: string) => void) {
-      const client = await connect();
-      const handler = (msg: pg.Notification) => {
-        if (msg.channel === channel) onPayload(msg.payload ?? "");
+    async listen(channel: string, onPayload: (payload: string) => void, onResubscribed?: () => void) {
+      // A dedicated client, outside the pool, re-made with backoff whenever it is lost.
+      let client: pg.Client | undefined;
+      let stopped = false;
+      let retryTimer: NodeJS.Timeout | undefined;
+      const connectOnce = async (): Promise<void> => {
+        const c = new pg.Client({ connectionString: opts.connectionString, connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000 });
+        c.on("notification", (msg) => {
+          if (msg.channel === channel) onPayload(msg.payload ?? "");
+        });
+        const lost = (err?: Error) => {
+          if (client !== c || stopped) return;
+          client = undefined;
+          log.warn({ err: err?.message }, "db-listen-connection-lost");
+          c.end().catch(() => undefined);
+          schedule(250);
+        };
+        c.on("error", lost);
+        c.on("end", () => lost());
+        try {
+          await c.connect();
+          await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        } catch (err) {
+          await c.end().catch(() => undefined);
+          throw mapDbError(err);
+        }
+        client = c;
       };
-      client.on("notification", handler);
-      client.on("error", (err) => log.warn({ err: err.message }, "db-listen-client-failed"));
-      await wrap(client).exec(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      let delay = 250;
+      const schedule = (ms: number) => {
+        if (stopped) return;
+        retryTimer = setTimeout(() => {
+          connectOnce().then(
+            () => {
+              delay = 250;
+              log.info({ channel }, "db-listen-resubscribed");
+              onResubscribed?.();
+            },
+            () => {
+              delay = Math.min(delay * 2, 5000);
+              schedule(delay);
+            },
+          );
+        }, ms);
+      };
+      await connectOnce();
       return async () => {
-        client.off("notification", handler);
-        await wrap(client).exec(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
-        client.release(true);
+        stopped = true;
+        clearTimeout(retryTimer);
+        const c = client;
+        client = undefined;
+        await c?.end().catch(() => undefined);
       };
     },
     async close() {

@@ -45,6 +45,11 @@ export async function startTestControl(
     trustedIssuers: [],
     maxPoliciesPerSource: 150,
     cleanupIntervalMs: 3_600_000,
+    grpcListen: { host: "127.0.0.1", port: 0 },
+    overlayNetwork: "10.255.0.0/16",
+    subnetPrefix: 24,
+    leaseTtlMs: 168 * 3_600_000,
+    cellGraceMs: 180_000,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...overrides,
   });

@@ -13,7 +13,10 @@ CREATE TABLE cells (
   last_nack_error text,
   last_nack_at timestamptz,
   last_contact timestamptz,
-  connected boolean NOT NULL DEFAULT false
+  connected boolean NOT NULL DEFAULT false,
+  -- SHA-256 fingerprints of the cell certificates currently valid for this cell (the newest and,
+  -- during a renewal, the one before). Any other certificate with this CN is refused.
+  cert_fingerprints text[] NOT NULL DEFAULT '{}'
 );
 
 CREATE TABLE join_tokens (

@@ -1,0 +1,140 @@
+// The sessions of the cells streaming to this replica. It fans each state change out to the
+// sessions of the cells it touches (never to all, unless leases or everything changed), tracks
+// their enforcement status, and writes that status to the store in batches so that any replica's
+// /weft/v1/status sees every cell. A cell with nothing pending is current as of this replica's
+// state revision.
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { errorMessage } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import type { AgentMessage, ControlMessage, InstanceCertificate } from "../../proto/types.js";
+import type { StateFeed } from "../state/state-feed.js";
+import type { CellStatusRow, CellStore } from "../store/cell-store.js";
+import { CellSession, type SessionStatus } from "./cell-session.js";
+
+export class CellHub {
+  private readonly sessions = new Map<string, CellSession>();
+  private readonly dirty = new Map<string, SessionStatus>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private readonly unsubscribe: () => void;
+  private readonly nacks: Counter | undefined;
+  private readonly connected: Gauge | undefined;
+
+  constructor(
+    private readonly feed: StateFeed,
+    private readonly cells: CellStore,
+    private readonly caBundlePem: () => string,
+    private readonly log: Logger,
+    registry?: Registry,
+    private readonly flushEveryMs = 100,
+  ) {
+    this.nacks = registry && new Counter({ name: "weft_control_nacks_total", help: "Revisions nacked by cells", registers: [registry] });
+    this.connected = registry && new Gauge({ name: "weft_control_connected_cells", help: "Cells streaming to this replica", registers: [registry] });
+    this.unsubscribe = feed.onChange((affected) => {
+      if (affected.cells === "all") {
+        for (const s of this.sessions.values()) s.changed();
+      } else {
+        for (const cell of affected.cells) this.sessions.get(cell)?.changed();
+      }
+      // Cells with nothing pending have just become current as of the new revision.
+      for (const s of this.sessions.values()) if (s.status.unacked.length === 0) this.markDirty(s.status);
+    });
+  }
+
+  attach(cellId: string, call: ServerDuplexStream<AgentMessage, ControlMessage>): CellSession {
+    const previous = this.sessions.get(cellId);
+    if (previous) {
+      previous.close();
+      this.log.info({ cell: cellId }, "stream-replaced");
+    }
+    const session = new CellSession(cellId, call, {
+      state: this.feed.state,
+      caBundlePem: this.caBundlePem,
+      onStatus: (s) => this.markDirty(s),
+      onNack: (cell, revision, error) => {
+        this.nacks?.inc();
+        this.log.warn({ cell, revision, error }, "revision-nacked");
+      },
+      log: this.log,
+    });
+    this.sessions.set(cellId, session);
+    this.connected?.set(this.sessions.size);
+    this.log.info({ cell: cellId }, "stream-opened");
+    return session;
+  }
+
+  detach(session: CellSession): void {
+    session.close();
+    if (this.sessions.get(session.cellId) === session) {
+      this.sessions.delete(session.cellId);
+      this.connected?.set(this.sessions.size);
+      this.log.info({ cell: session.cellId }, "stream-closed");
+    }
+  }
+
+  session(cellId: string): CellSession | undefined {
+    return this.sessions.get(cellId);
+  }
+
+  pushCertificate(cellId: string, cert: InstanceCertificate): boolean {
+    const s = this.sessions.get(cellId);
+    if (!s) return false;
+    s.pushCertificate(cert);
+    return true;
+  }
+
+  /** The status row of a locally connected cell, as the store would have it after a flush. */
+  localStatus(cellId: string): CellStatusRow | undefined {
+    const s = this.sessions.get(cellId);
+    return s ? this.toRow(s.status) : undefined;
+  }
+
+  private toRow(s: SessionStatus): CellStatusRow {
+    const pending = s.unacked[0] ?? null;
+    return {
+      cellId: s.cellId,
+      underlayIp: s.underlayIp,
+      enforcedRevision: pending === null ? Math.max(s.acked, this.feed.state.revision) : s.acked,
+      pendingRevision: pending,
+      lastNack: s.lastNack,
+      lastContact: s.lastContact,
+      connected: s.connected,
+    };
+  }
+
+  private markDirty(s: SessionStatus): void {
+    this.dirty.set(s.cellId, s);
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush();
+    }, this.flushEveryMs);
+  }
+
+  async flush(): Promise<void> {
+    if (this.flushing || this.dirty.size === 0) return;
+    this.flushing = true;
+    const batch = [...this.dirty.values()];
+    this.dirty.clear();
+    try {
+      await this.cells.saveStatus(batch.map((s) => this.toRow(s)));
+    } catch (err) {
+      // Keep them for the next try, unless a newer status superseded them meanwhile.
+      for (const s of batch) if (!this.dirty.has(s.cellId)) this.dirty.set(s.cellId, s);
+      this.log.warn({ err: errorMessage(err), cells: batch.length }, "cell-status-flush-failed");
+    } finally {
+      this.flushing = false;
+      if (this.dirty.size) this.markDirty([...this.dirty.values()][0]!);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe();
+    clearTimeout(this.flushTimer);
+    const ids = [...this.sessions.keys()];
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
+    await this.flush().catch(() => undefined);
+    await this.cells.markDisconnected(ids).catch(() => undefined);
+  }
+}

@@ -1,0 +1,32 @@
+// Friendly names for the generated message types (proto/gen). The __Output shapes are what the
+// loader produces (every field present, given defaults: true); they are also valid to send.
+export type { Ack__Output as Ack } from "./gen/weft/v1/Ack.js";
+export type { AcquireLeaseRequest__Output as AcquireLeaseRequest } from "./gen/weft/v1/AcquireLeaseRequest.js";
+export type { AgentMessage__Output as AgentMessage } from "./gen/weft/v1/AgentMessage.js";
+export type { CellCertificate__Output as CellCertificate } from "./gen/weft/v1/CellCertificate.js";
+export type { CellDelta__Output as CellDelta } from "./gen/weft/v1/CellDelta.js";
+export type { CellState__Output as CellState } from "./gen/weft/v1/CellState.js";
+export type { ControlMessage__Output as ControlMessage } from "./gen/weft/v1/ControlMessage.js";
+export type { DeregisterInstanceRequest__Output as DeregisterInstanceRequest } from "./gen/weft/v1/DeregisterInstanceRequest.js";
+export type { DeregisterInstanceResponse__Output as DeregisterInstanceResponse } from "./gen/weft/v1/DeregisterInstanceResponse.js";
+export type { Hello__Output as Hello } from "./gen/weft/v1/Hello.js";
+export type { Instance__Output as Instance } from "./gen/weft/v1/Instance.js";
+export type { InstanceCertificate__Output as InstanceCertificate } from "./gen/weft/v1/InstanceCertificate.js";
+export type { Lease__Output as Lease } from "./gen/weft/v1/Lease.js";
+export type { Nack__Output as Nack } from "./gen/weft/v1/Nack.js";
+export type { PolicyRule__Output as PolicyRule } from "./gen/weft/v1/PolicyRule.js";
+export type { RegisterInstanceRequest__Output as RegisterInstanceRequest } from "./gen/weft/v1/RegisterInstanceRequest.js";
+export type { RegisterInstanceResponse__Output as RegisterInstanceResponse } from "./gen/weft/v1/RegisterInstanceResponse.js";
+export type { RegistryInstance__Output as RegistryInstance } from "./gen/weft/v1/RegistryInstance.js";
+export type { RegistryRoute__Output as RegistryRoute } from "./gen/weft/v1/RegistryRoute.js";
+export type { RegistryUpdate__Output as RegistryUpdate } from "./gen/weft/v1/RegistryUpdate.js";
+export type { ReleaseLeaseRequest__Output as ReleaseLeaseRequest } from "./gen/weft/v1/ReleaseLeaseRequest.js";
+export type { ReleaseLeaseResponse__Output as ReleaseLeaseResponse } from "./gen/weft/v1/ReleaseLeaseResponse.js";
+export type { RenewCellCertificateRequest__Output as RenewCellCertificateRequest } from "./gen/weft/v1/RenewCellCertificateRequest.js";
+export type { RenewLeaseRequest__Output as RenewLeaseRequest } from "./gen/weft/v1/RenewLeaseRequest.js";
+export type { SecurityGroup__Output as SecurityGroup } from "./gen/weft/v1/SecurityGroup.js";
+export type { SecurityGroupRule__Output as SecurityGroupRule } from "./gen/weft/v1/SecurityGroupRule.js";
+export type { SignInstanceCertificateRequest__Output as SignInstanceCertificateRequest } from "./gen/weft/v1/SignInstanceCertificateRequest.js";
+export type { WatchRegistryRequest__Output as WatchRegistryRequest } from "./gen/weft/v1/WatchRegistryRequest.js";
+export type { CellClient } from "./gen/weft/v1/Cell.js";
+export type { RegistryClient } from "./gen/weft/v1/Registry.js";
