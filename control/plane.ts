@@ -19,6 +19,7 @@ import type { Store } from "./store/store.js";
 import { CellAuthenticator } from "./stream/cell-auth.js";
 import { CellHub } from "./stream/cell-hub.js";
 import { CellLivenessTracker } from "./stream/cell-liveness.js";
+import { CertificatePusher } from "./stream/certificate-pusher.js";
 import { startGrpcServer } from "./stream/grpc-server.js";
 import { platformSigner } from "./stream/platform-signer.js";
 
@@ -73,6 +74,8 @@ export async function startPlane(config: ControlConfig, store: Store, log: Logge
   );
   grpcLiveness.fn = (apps) => grpc.livenessChanged(apps);
   liveness.start();
+  const certificates = new CertificatePusher(feed, hub, instances, signer, streamLog);
+  certificates.start();
 
   const advertised = config.grpcAdvertise ?? `${config.grpcListen.host === "0.0.0.0" ? "127.0.0.1" : config.grpcListen.host}:${grpc.port}`;
   return {
@@ -82,6 +85,7 @@ export async function startPlane(config: ControlConfig, store: Store, log: Logge
     grpcPort: grpc.port,
     async stop() {
       liveness.stop();
+      certificates.stop();
       unsubscribeCa();
       await grpc.stop();
       await hub.stop();

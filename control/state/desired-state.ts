@@ -13,6 +13,7 @@ export interface Affected {
   /** "all": every cell (leases changed, or a full reload). */
   readonly cells: ReadonlySet<string> | "all";
   readonly apps: ReadonlySet<string> | "all";
+  readonly kinds: ReadonlySet<string>;
 }
 
 function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
@@ -90,12 +91,12 @@ export class DesiredState {
     if (slice.leases) this.leases = new Map(slice.leases.map((l) => [l.overlaySubnet, l]));
     this.revision = Math.max(this.revision, slice.revision);
 
-    if (slice.apps === null || slice.leasesChanged) return { revision: this.revision, cells: "all", apps: slice.apps === null ? "all" : new Set(slice.apps) };
+    if (slice.apps === null || slice.leasesChanged) return { revision: this.revision, cells: "all", apps: slice.apps === null ? "all" : new Set(slice.apps), kinds: slice.kinds };
     const cells = new Set([...before, ...slice.cells]);
     for (const a of slice.apps) for (const c of this.cellsOfApp(a)) cells.add(c);
     const apps = new Set(slice.apps);
     for (const c of slice.cells) for (const a of this.appsOnCell(c)) apps.add(a);
-    return { revision: this.revision, cells, apps };
+    return { revision: this.revision, cells, apps, kinds: slice.kinds };
   }
 
   private clear(): void {

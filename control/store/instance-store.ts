@@ -17,6 +17,16 @@ export interface InstanceRecord {
   readonly cellId: string;
 }
 
+export interface IssuedCertificateRecord {
+  readonly instance: InstanceRecord;
+  readonly publicKeyPem: string;
+  readonly routesKey: string;
+}
+
+export function routesKey(routes: readonly string[]): string {
+  return [...routes].sort().join(",");
+}
+
 export interface InstanceKeyRecord {
   readonly instance: InstanceRecord;
   readonly publicKeyPem: string | null;
@@ -104,12 +114,36 @@ export class InstanceStore {
       : undefined;
   }
 
-  /** Remembers the public key a certificate was issued for, so control can re-issue it. */
-  async recordCertificate(instanceGuid: string, publicKeyPem: string, notAfter: number): Promise<void> {
-    await this.store.db.query("UPDATE instances SET public_key_pem = $2, cert_not_after = $3 WHERE instance_guid = $1", [
+  /** Remembers what a certificate was issued for (key, routes, expiry), so control can re-issue it. */
+  async recordCertificate(instanceGuid: string, publicKeyPem: string, notAfter: number, routes: readonly string[]): Promise<void> {
+    await this.store.db.query("UPDATE instances SET public_key_pem = $2, cert_not_after = $3, cert_routes = $4 WHERE instance_guid = $1", [
       instanceGuid,
       publicKeyPem,
       new Date(notAfter),
+      routesKey(routes),
     ]);
+  }
+
+  /**
+   * Certificates to re-issue among the given cells' instances: those whose routes differ from what
+   * they were issued with (for the given apps), or that expire before `renewBefore`.
+   */
+  async certificatesDue(cells: readonly string[], renewBefore: number): Promise<IssuedCertificateRecord[]> {
+    if (cells.length === 0) return [];
+    const res = await this.store.db.query<InstanceRow & { cert_routes: string | null }>(
+      `SELECT ${INSTANCE_COLUMNS}, cert_routes FROM instances
+       WHERE cell_id = ANY ($1::text[]) AND public_key_pem IS NOT NULL AND (cert_not_after IS NULL OR cert_not_after < $2)`,
+      [cells, new Date(renewBefore)],
+    );
+    return res.rows.map((r) => ({ instance: toInstance(r), publicKeyPem: r.public_key_pem!, routesKey: r.cert_routes ?? "" }));
+  }
+
+  async issuedCertificates(apps: readonly string[]): Promise<IssuedCertificateRecord[]> {
+    if (apps.length === 0) return [];
+    const res = await this.store.db.query<InstanceRow & { cert_routes: string | null }>(
+      `SELECT ${INSTANCE_COLUMNS}, cert_routes FROM instances WHERE app_guid = ANY ($1::text[]) AND public_key_pem IS NOT NULL`,
+      [apps],
+    );
+    return res.rows.map((r) => ({ instance: toInstance(r), publicKeyPem: r.public_key_pem!, routesKey: r.cert_routes ?? "" }));
   }
 }

@@ -111,6 +111,12 @@ export class LeaseStore {
     });
   }
 
+  /** The cell's unexpired leases, read from the store (not from a possibly lagging cache). */
+  async ofCell(cellId: string): Promise<LeaseRecord[]> {
+    const res = await this.store.db.query<LeaseRow>(`SELECT ${COLUMNS} FROM leases WHERE cell_id = $1 AND expires_at > now()`, [cellId]);
+    return res.rows.map(toLease);
+  }
+
   /** Unexpired leases (the routable ones). */
   async list(): Promise<LeaseRecord[]> {
     const res = await this.store.db.query<LeaseRow>(`SELECT ${COLUMNS} FROM leases WHERE expires_at > now() ORDER BY overlay_subnet`);

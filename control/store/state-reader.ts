@@ -19,6 +19,8 @@ export interface StateSlice {
   readonly apps: readonly string[] | null;
   readonly cells: readonly string[];
   readonly leasesChanged: boolean;
+  /** The kinds of change this slice covers ("full" for a full read). */
+  readonly kinds: ReadonlySet<string>;
   readonly appRows: AppInfo[];
   readonly tags: [string, number][];
   readonly policies: Policy[];
@@ -33,7 +35,7 @@ interface ChangeRow {
   detail: { apps?: string[]; cells?: string[] };
 }
 
-async function readSlice(tx: SqlClient, revision: number, apps: string[] | null, cells: string[], leases: boolean): Promise<StateSlice> {
+async function readSlice(tx: SqlClient, revision: number, apps: string[] | null, cells: string[], leases: boolean, kinds: ReadonlySet<string>): Promise<StateSlice> {
   const appFilter = apps === null ? "" : " WHERE guid = ANY ($1::text[])";
   const params = apps === null ? [] : [apps];
   const appRows = await tx.query<{ guid: string; name: string; space_guid: string; org_guid: string }>(
@@ -67,6 +69,7 @@ async function readSlice(tx: SqlClient, revision: number, apps: string[] | null,
     apps,
     cells,
     leasesChanged: leaseRows !== null,
+    kinds,
     appRows: appRows.rows.map((r) => ({ guid: r.guid, name: r.name, spaceGuid: r.space_guid, orgGuid: r.org_guid })),
     tags: tags.rows.map((r) => [r.guid, r.tag]),
     policies: policies.rows.map((r) => ({ source: r.source_guid, destination: r.dest_guid, protocol: r.protocol, startPort: r.start_port, endPort: r.end_port })),
@@ -96,7 +99,7 @@ export class StateReader {
   async full(): Promise<StateSlice> {
     return snapshotTx(this.db, async (tx) => {
       const rev = await tx.query<{ value: number }>("SELECT value FROM weft_revision WHERE id = 1");
-      return readSlice(tx, rev.rows[0]!.value, null, [], true);
+      return readSlice(tx, rev.rows[0]!.value, null, [], true, new Set(["full"]));
     });
   }
 
@@ -114,13 +117,15 @@ export class StateReader {
       const cells = new Set<string>();
       let leases = false;
       let everything = !covered;
+      const kinds = new Set<string>(everything ? ["full"] : []);
       for (const c of changes.rows) {
+        kinds.add(c.kind);
         for (const a of c.detail.apps ?? []) apps.add(a);
         for (const cell of c.detail.cells ?? []) cells.add(cell);
         if (c.kind === "leases") leases = true;
         if (c.kind === "security-groups" || c.kind === "ca") everything = true;
       }
-      return readSlice(tx, rev, everything ? null : [...apps], [...cells], leases);
+      return readSlice(tx, rev, everything ? null : [...apps], [...cells], leases, kinds);
     });
   }
 }

@@ -73,6 +73,10 @@ export class CellHub {
     }
   }
 
+  connectedCells(): string[] {
+    return [...this.sessions.keys()];
+  }
+
   session(cellId: string): CellSession | undefined {
     return this.sessions.get(cellId);
   }

@@ -81,8 +81,8 @@ export function cellServiceHandlers(deps: CellServiceDeps) {
       const i = req.instance;
       if (!i) throw new WeftError("INVALID_ARGUMENT", "invalid instance: required");
       const overlayIp = checkIPv4("instance.overlay_ip", i.overlayIp);
-      const lease = [...feed.state.leases.values()].find((l) => l.cellId === cellId);
-      if (!lease || !ipInSubnet(overlayIp, lease.overlaySubnet)) {
+      const held = await leases.ofCell(cellId);
+      if (!held.some((l) => ipInSubnet(overlayIp, l.overlaySubnet))) {
         throw new WeftError("INVALID_ARGUMENT", `invalid instance.overlay_ip: ${overlayIp} is not in this cell's lease`);
       }
       const appName = req.appName === "" ? "" : checkId("app_name", req.appName);
@@ -116,15 +116,16 @@ export function cellServiceHandlers(deps: CellServiceDeps) {
         throw new WeftError("FORBIDDEN", `instance ${guid} is not registered on this cell`);
       }
       const inst = found.instance;
+      const routes = [...(feed.state.routesByApp.get(inst.appGuid) ?? [])].sort();
       const signed = await signer.signInstance({
         csrPem,
         instanceGuid: guid,
         appGuid: inst.appGuid,
         spaceGuid: inst.spaceGuid,
         orgGuid: inst.orgGuid,
-        routes: [...(feed.state.routesByApp.get(inst.appGuid) ?? [])].sort(),
+        routes,
       });
-      await instances.recordCertificate(guid, signed.publicKeyPem, signed.notAfter);
+      await instances.recordCertificate(guid, signed.publicKeyPem, signed.notAfter, routes);
       return { instanceGuid: guid, certificatePem: signed.certificatePem, caBundlePem: signer.trustBundlePem(), notAfter: signed.notAfter };
     }),
   };
