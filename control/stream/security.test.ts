@@ -31,7 +31,12 @@ describe("gRPC plane security and hostile input", () => {
     const foreign = await selfSignedServerCert({ commonName: "cell-a", dnsNames: ["cell-a"], ips: [], days: 1 });
     const client = new ControlClient({ ...a.creds, certificatePem: foreign.certPem, keyPem: foreign.keyPem }, { deadlineMs: 3000 });
     try {
-      await expect(client.acquireLease("10.0.0.1")).rejects.toMatchObject({ code: expect.stringMatching(/STORE_UNAVAILABLE|UNAUTHENTICATED|INTERNAL/) });
+      const err = await client.acquireLease("10.0.0.1").then(
+        () => undefined,
+        (e: { code: string }) => e,
+      );
+      // The TLS handshake fails, so the call never reaches the service.
+      expect(err?.code).toMatch(/STORE_UNAVAILABLE|UNAUTHENTICATED|INTERNAL/);
     } finally {
       client.close();
     }
@@ -89,7 +94,8 @@ describe("gRPC plane security and hostile input", () => {
     });
     // A message over the 1 MiB cap is refused before it is parsed.
     await expect(a.client.signInstanceCertificate("i-1", "x".repeat(2 * 1024 * 1024))).rejects.toMatchObject({ code: "QUOTA_EXCEEDED" });
-    await expect(a.client.deregisterInstance("never-registered")).resolves.toMatchObject({ revision: expect.any(Number) });
+    const gone = await a.client.deregisterInstance("never-registered");
+    expect(typeof gone.revision).toBe("number");
     // Still serving.
     const ok = await a.client.registerInstance(instance("i-ok", "app-ok", ip), "ok");
     expect(ok.revision).toBeGreaterThan(0);
