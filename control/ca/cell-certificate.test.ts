@@ -60,3 +60,15 @@ describe("cell certificates", () => {
     expect(refusal(() => signCellCsr(issuer, other.csrPem, "bad id!"))).toBe('cell id "bad id!" is not a valid DNS name');
   });
 });
+
+describe("cell certificate refusals", () => {
+  it("escape hostile values in messages and refuse a validity under a second", async () => {
+    const issuer = new CertificateIssuer(await createRootCa());
+    const { csrPem } = await generateKeyAndCsr({ commonName: `evil\n${"x".repeat(500)}` });
+    const msg = refusal(() => signCellCsr(issuer, csrPem, "cell-7"));
+    expect(msg).toMatch(/^CSR refused: CN "evil\\nx+\.\.\." does not match cell cell-7/);
+    expect(msg.length).toBeLessThan(200);
+    const ok = await generateKeyAndCsr({ commonName: "cell-7" });
+    expect(refusal(() => signCellCsr(issuer, ok.csrPem, "cell-7", { validityMs: 0 }))).toBe("validity must be at least 1 s, got 0 ms");
+  });
+});

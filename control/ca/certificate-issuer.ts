@@ -113,9 +113,8 @@ export class CertificateIssuer {
     const now = this.clock();
     const notBefore = Math.max(now - this.backdateMs, this.root.notBefore);
     const notAfter = Math.floor(Math.min(now + spec.validityMs, this.root.notAfter) / 1000) * 1000;
-    if (!(spec.validityMs > 0) || notAfter <= now) {
-      throw new WeftError("INVALID_ARGUMENT", `validity must be positive and within the CA's (root expires ${this.root.cert.validTo})`);
-    }
+    if (!(spec.validityMs >= 1000)) throw new WeftError("INVALID_ARGUMENT", `validity must be at least 1 s, got ${spec.validityMs} ms`);
+    if (notAfter <= now) throw new WeftError("INTERNAL", `the CA root expired at ${this.root.cert.validTo}`);
     const serial = randomBytes(16);
     serial[0] = (serial[0]! & 0x7f) | 0x01; // positive, 16 bytes, 127 random bits
     const subject = seq(...spec.subject.map((a) => set(seq(ATTR_OID[a.type], utf8String(a.value)))));

@@ -30,6 +30,11 @@ export interface CsrAllowance {
   readonly uris: ReadonlySet<string>;
 }
 
+/** A requester-supplied value, quoted and escaped for an error message, at most 100 characters. */
+function quote(v: string): string {
+  return JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}...` : v);
+}
+
 function refuse(msg: string): WeftError {
   return new WeftError("INVALID_ARGUMENT", `CSR refused: ${msg}`);
 }
@@ -40,7 +45,7 @@ export function checkCsrAllowed(req: CertificateRequest, allow: CsrAllowance): v
   const others = req.subject.filter((a) => a.type !== "CN");
   if (others.length > 0) {
     const o = others[0]!;
-    throw refuse(`subject attribute ${o.type}=${o.value} is not allowed; the subject may only be CN=${allow.commonName}`);
+    throw refuse(`subject attribute ${o.type}=${quote(o.value).slice(1, -1)} is not allowed; the subject may only be CN=${allow.commonName}`);
   }
   if (cns.length === 0 && !allow.commonNameOptional) {
     throw refuse(`the subject has no CN; it must be CN=${allow.commonName}`);
@@ -48,12 +53,12 @@ export function checkCsrAllowed(req: CertificateRequest, allow: CsrAllowance): v
   if (cns.length > 1) throw refuse(`the subject has ${cns.length} CNs; it must be CN=${allow.commonName} only`);
   const cn = cns[0];
   if (cn !== undefined && cn.value !== allow.commonName) {
-    throw refuse(`CN "${cn.value}" does not match ${allow.holder}; it must be "${allow.commonName}"`);
+    throw refuse(`CN ${quote(cn.value)} does not match ${allow.holder}; it must be "${allow.commonName}"`);
   }
   for (const n of req.names) {
     if (n.kind === "dns" && allow.dnsNames.has(n.value.toLowerCase())) continue;
     if (n.kind === "uri" && allow.uris.has(n.value)) continue;
     const label = n.kind === "dns" ? "DNS name" : n.kind === "uri" ? "URI" : n.kind === "ip" ? "IP address" : "name";
-    throw refuse(`${label} "${n.value}" is not allowed for ${allow.holder}`);
+    throw refuse(`${label} ${quote(n.value)} is not allowed for ${allow.holder}`);
   }
 }

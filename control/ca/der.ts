@@ -130,7 +130,8 @@ function header(tag: number, len: number): Buffer {
   if (len < 0x80) return Buffer.from([tag, len]);
   if (len < 0x100) return Buffer.from([tag, 0x81, len]);
   if (len < 0x10000) return Buffer.from([tag, 0x82, len >> 8, len & 0xff]);
-  return Buffer.from([tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
+  if (len < 0x1000000) return Buffer.from([tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
+  throw new WeftError("INVALID_ARGUMENT", "DER value too large");
 }
 
 /** One TLV whose value is the concatenation of parts. */

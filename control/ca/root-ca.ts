@@ -2,13 +2,12 @@
 // cRLSign) and checking one before it is used, whether we made it or an operator gave it to us.
 // Speed does not matter here (once per start or rotation), so this uses @peculiar/x509 for
 // building and Node's X509Certificate for checking.
-import { X509Certificate, createPrivateKey, webcrypto, type KeyObject } from "node:crypto";
+import { X509Certificate, createHash, createPrivateKey, webcrypto, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { WeftError, errorMessage } from "../../common/errors.js";
 import { EC_P256, SIGN_SHA256, x509, type PemPair } from "../../common/x509.js";
 import { TAG, children, expectTag, readRoot, unpem, value, whole } from "./der.js";
-import { type HashName, type KeyFamily } from "./oids.js";
-import { createHash } from "node:crypto";
+import type { HashName, KeyFamily } from "./oids.js";
 
 export type { PemPair };
 
