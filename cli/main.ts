@@ -6,6 +6,8 @@ import { controlCommand } from "./commands/control.js";
 import { dnsCommand } from "./commands/dns.js";
 import { policyCommand } from "./commands/policy.js";
 import { tokenCommand } from "./commands/token.js";
+import { statusCommand } from "./commands/status.js";
+import { routeCommand } from "./commands/route.js";
 import type { CliEnv } from "./context.js";
 
 const env: CliEnv = Object.freeze({
@@ -23,7 +25,9 @@ const program = new Command("weft")
 
 program.addCommand(controlCommand());
 program.addCommand(dnsCommand());
-program.addCommand(tokenCommand());
+program.addCommand(tokenCommand(env));
+program.addCommand(statusCommand(env));
+program.addCommand(routeCommand(env));
 program.addCommand(policyCommand(env));
 program.addCommand(appCommand(env));
 

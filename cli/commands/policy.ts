@@ -5,6 +5,8 @@ import type { ApiClient } from "../api-client.js";
 import { addClientOptions, clientFrom, type ClientFlags, type CliEnv } from "../context.js";
 import { printJson, table } from "../output.js";
 import { resolveApp, type AppJson } from "../resolve-app.js";
+import { waitEnforced } from "../wait-enforced.js";
+import { parseDuration } from "../../control/auth/tokens.js";
 
 interface PolicyJson {
   source: { id: string };
@@ -52,16 +54,29 @@ function targetOptions(cmd: Command): Command {
 export function policyCommand(env: CliEnv): Command {
   const policy = new Command("policy").description("manage network policies (source app -> destination app)");
 
-  targetOptions(policy.command("add").argument("<source-app>").description("allow traffic from one app to another")).action(
-    async (source: string, flags: TargetFlags) => {
-      const client = clientFrom(flags, env);
-      const p = await policyFrom(client, source, flags);
-      const res = await client.call("POST", "/networking/v1/external/policies", { policies: [p] });
-      const revision = res.headers["x-weft-revision"];
-      if (flags.json) printJson({ policy: p, revision: revision ? Number(revision) : null });
-      else process.stdout.write(`Added policy ${source} -> ${flags.destinationApp} ${p.destination.protocol} ${flags.port ?? "8080"}\n`);
-    },
-  );
+  targetOptions(
+    policy
+      .command("add")
+      .argument("<source-app>")
+      .description("allow traffic from one app to another")
+      .option("--wait", "return once every connected cell enforces the policy")
+      .option("--timeout <duration>", "with --wait: give up after this long", "30s"),
+  ).action(async (source: string, flags: TargetFlags & { wait?: boolean; timeout: string }) => {
+    const client = clientFrom(flags, env);
+    const p = await policyFrom(client, source, flags);
+    const res = await client.call("POST", "/networking/v1/external/policies", { policies: [p] });
+    const header = res.headers["x-weft-revision"];
+    let revision = header ? Number(header) : null;
+    if (!flags.json) process.stdout.write(`Added policy ${source} -> ${flags.destinationApp} ${p.destination.protocol} ${flags.port ?? "8080"}\n`);
+    if (flags.wait) {
+      revision ??= (await client.call<{ revision: number }>("GET", "/weft/v1/status")).body.revision;
+      const tty = process.stderr.isTTY;
+      await waitEnforced(client, revision, parseDuration(flags.timeout) * 1000, (line) => process.stderr.write(tty ? `\r${line}` : `${line}\n`));
+      if (tty) process.stderr.write("\n");
+      if (!flags.json) process.stdout.write(`Enforced on every connected cell (revision ${revision})\n`);
+    }
+    if (flags.json) printJson({ policy: p, revision });
+  });
 
   targetOptions(policy.command("remove").argument("<source-app>").description("remove a policy")).action(
     async (source: string, flags: TargetFlags) => {
