@@ -24,7 +24,7 @@ import {
   RCODE_SERVFAIL,
   TYPE_A,
   isWithinDomain,
-  nameToKey,
+  nameToWire,
   normalizeName,
 } from "./wire.js";
 
@@ -49,14 +49,14 @@ export interface QueryHandlerOptions {
 }
 
 export class QueryHandler {
-  private readonly domainKeys: readonly string[];
+  private readonly domainWires: readonly Buffer[];
   private readonly log: Logger;
 
   constructor(private readonly opts: QueryHandlerOptions) {
-    this.domainKeys = opts.domains.map((d) => {
+    this.domainWires = opts.domains.map((d) => {
       const n = normalizeName(d);
       if (n === undefined) throw new RangeError(`invalid internal domain ${JSON.stringify(d)}`);
-      return nameToKey(n);
+      return nameToWire(n);
     });
     this.log = opts.logger ?? silentLogger;
   }
@@ -72,8 +72,8 @@ export class QueryHandler {
     }
   }
 
-  private isInternal(key: string): boolean {
-    for (const d of this.domainKeys) if (isWithinDomain(key, d)) return true;
+  private isInternal(msg: Buffer, q: Query): boolean {
+    for (const d of this.domainWires) if (isWithinDomain(msg, HEADER_SIZE, q.nameEnd, d)) return true;
     return false;
   }
 
@@ -111,7 +111,7 @@ export class QueryHandler {
       this.reply(channel, ctx, buildEmpty(msg, q, EXTENDED_RCODE_BADVERS << 4, false, serverUdpSize), 16, false);
       return "sent";
     }
-    if (!this.isInternal(q.key)) {
+    if (!this.isInternal(msg, q)) {
       this.forward(msg, q, channel, ctx);
       return "deferred";
     }
@@ -119,8 +119,8 @@ export class QueryHandler {
       this.reply(channel, ctx, buildEmpty(msg, q, RCODE_SERVFAIL, false, serverUdpSize), RCODE_SERVFAIL, false);
       return "sent";
     }
-    const set = q.qtype === TYPE_A && q.qclass === CLASS_IN ? registry.lookupKey(q.key) : undefined;
-    const response = set ? buildAnswer(msg, q, set, responseLimit(q, channel.udp, serverUdpSize), serverUdpSize) : buildEmpty(msg, q, RCODE_NOERROR, true, serverUdpSize);
+    const at = q.qtype === TYPE_A && q.qclass === CLASS_IN ? registry.lookup(msg, HEADER_SIZE, q.nameEnd, q.nameHash) : -1;
+    const response = at >= 0 ? buildAnswer(msg, q, registry.answerArena, at, responseLimit(q, channel.udp, serverUdpSize), serverUdpSize) : buildEmpty(msg, q, RCODE_NOERROR, true, serverUdpSize);
     this.reply(channel, ctx, response, RCODE_NOERROR, false);
     return "sent";
   }

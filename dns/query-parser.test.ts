@@ -1,12 +1,19 @@
 import dns2 from "dns2";
 import { describe, expect, it } from "vitest";
-import { encodeAnswerSet } from "./answer-set.js";
+import { encodeAnswerSet, type AnswerSet } from "./answer-set.js";
 import { parseQuery, type ParseResult, type Query } from "./query-parser.js";
 import { buildAnswer, buildEmpty, buildHeaderOnly, responseLimit } from "./response-builder.js";
 import { buildQuery } from "./test-support/raw-client.js";
-import { RCODE_FORMERR, RCODE_NOTIMP, ipv4ToInt, isWithinDomain, keyToName, nameToKey } from "./wire.js";
+import { RCODE_FORMERR, RCODE_NOTIMP, hashWire, ipv4ToInt, isWithinDomain, nameToWire, wireToName } from "./wire.js";
 
 const { Packet } = dns2;
+
+/** An answer set laid out as in the registry's packed table: count (u16), then the records. */
+function packed(set: AnswerSet): Buffer {
+  const count = Buffer.alloc(2);
+  count.writeUInt16BE(set.count, 0);
+  return Buffer.concat([count, set.records]);
+}
 
 function query(r: ParseResult): Query {
   if (r.kind !== "query") throw new Error(`expected a query, got ${JSON.stringify(r)}`);
@@ -17,7 +24,8 @@ describe("parseQuery", () => {
   it("reads the question, lower-cases the key and keeps the question bytes as sent", () => {
     const msg = buildQuery("Backend.APPS.internal", { id: 0xbeef, type: 28 });
     const q = query(parseQuery(msg));
-    expect(keyToName(q.key)).toBe("backend.apps.internal");
+    expect(wireToName(msg, 12, q.nameEnd)).toBe("Backend.APPS.internal");
+    expect(q.nameHash).toBe(hashWire(nameToWire("backend.apps.internal"), 0, nameToWire("backend.apps.internal").length));
     expect(q.qtype).toBe(28);
     expect(q.qclass).toBe(1);
     expect(q.rd).toBe(1);
@@ -93,7 +101,7 @@ describe("response builder, checked with dns2's independent decoder", () => {
     const q = query(parseQuery(msg));
     const ips = ["10.255.0.2", "10.255.0.3", "10.255.0.4"];
     const set = encodeAnswerSet(ips.map((ip) => ipv4ToInt(ip)!), 5);
-    const packet = Packet.parse(buildAnswer(msg, q, set, responseLimit(q, true, 4096), 4096));
+    const packet = Packet.parse(buildAnswer(msg, q, packed(set), 0, responseLimit(q, true, 4096), 4096));
     expect(packet.header).toMatchObject({ id: 77, qr: 1, aa: 1, tc: 0, rd: 1, ra: 1, rcode: 0 });
     expect(packet.questions[0]).toMatchObject({ name: "Web.Apps.Internal", type: 1, class: 1 });
     expect(packet.answers.map((a) => a.address).sort()).toEqual(ips);
@@ -106,7 +114,7 @@ describe("response builder, checked with dns2's independent decoder", () => {
     const msg = buildQuery("many.apps.internal");
     const q = query(parseQuery(msg));
     const set = encodeAnswerSet(Array.from({ length: 100 }, (_, i) => 0x0aff0000 + i), 0);
-    const out = buildAnswer(msg, q, set, responseLimit(q, true, 4096), 4096);
+    const out = buildAnswer(msg, q, packed(set), 0, responseLimit(q, true, 4096), 4096);
     expect(out.length).toBeLessThanOrEqual(512);
     const packet = Packet.parse(out);
     expect(packet.header.tc).toBe(1);
@@ -128,12 +136,13 @@ describe("response builder, checked with dns2's independent decoder", () => {
 
 describe("names", () => {
   it("matches internal domains on label boundaries only", () => {
-    const domain = nameToKey("apps.internal");
-    expect(isWithinDomain(nameToKey("apps.internal"), domain)).toBe(true);
-    expect(isWithinDomain(nameToKey("a.b.apps.internal"), domain)).toBe(true);
-    expect(isWithinDomain(nameToKey("myapps.internal"), domain)).toBe(false);
-    expect(isWithinDomain(nameToKey("internal"), domain)).toBe(false);
+    const domain = nameToWire("apps.internal");
+    const within = (name: Buffer) => isWithinDomain(name, 0, name.length, domain);
+    expect(within(nameToWire("apps.internal"))).toBe(true);
+    expect(within(nameToWire("a.b.APPS.Internal"))).toBe(true);
+    expect(within(nameToWire("myapps.internal"))).toBe(false);
+    expect(within(nameToWire("internal"))).toBe(false);
     // A label whose bytes end in "\x04apps", followed by "internal": not below apps.internal.
-    expect(isWithinDomain("\x06x\x04apps\x08internal", domain)).toBe(false);
+    expect(within(Buffer.from("\x06x\x04apps\x08internal", "latin1"))).toBe(false);
   });
 });

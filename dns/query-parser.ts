@@ -23,6 +23,7 @@ import {
   RCODE_FORMERR,
   RCODE_NOTIMP,
   TYPE_OPT,
+  lowerByte,
 } from "./wire.js";
 
 export interface Query {
@@ -30,8 +31,9 @@ export interface Query {
   /** The RD bit (0 or 1) and CD bit (0 or 0x10) of the query, echoed in the response. */
   readonly rd: number;
   readonly cd: number;
-  /** The lower-cased wire key of the question name (see wire.ts). */
-  readonly key: string;
+  /** The question name is msg[12, nameEnd) in wire form (no root byte); nameHash is its hashWire. */
+  readonly nameEnd: number;
+  readonly nameHash: number;
   readonly qtype: number;
   readonly qclass: number;
   /** Offset just past the question section: msg[12, questionEnd) is the question as sent. */
@@ -91,16 +93,19 @@ export function parseQuery(msg: Buffer): ParseResult {
   if ((b2 >> 3) & 0x0f) return NOTIMP;
   if (msg[4] !== 0 || msg[5] !== 1) return FORMERR;
 
-  // The question name: plain labels only.
+  // The question name: plain labels only, hashed (hashWire, inlined) on the way.
   let o = HEADER_SIZE;
   let total = 1;
+  let hash = 0x811c9dc5;
   for (;;) {
     if (o >= len) return FORMERR;
     const l = msg[o]!;
     if (l === 0) break;
     if (l > MAX_LABEL_LENGTH) return FORMERR;
     total += l + 1;
-    if (total > MAX_NAME_WIRE_LENGTH) return FORMERR;
+    if (total > MAX_NAME_WIRE_LENGTH || o + l >= len) return FORMERR;
+    hash = Math.imul(hash ^ l, 0x01000193);
+    for (let i = o + 1, end = o + 1 + l; i < end; i++) hash = Math.imul(hash ^ lowerByte(msg[i]!), 0x01000193);
     o += l + 1;
   }
   const nameEnd = o;
@@ -151,7 +156,8 @@ export function parseQuery(msg: Buffer): ParseResult {
     kind: "query",
     rd: b2 & FLAG_RD,
     cd: msg[3]! & FLAG_CD,
-    key: msg.toString("latin1", HEADER_SIZE, nameEnd).toLowerCase(),
+    nameEnd,
+    nameHash: hash & 0x3fffffff,
     qtype,
     qclass,
     questionEnd,

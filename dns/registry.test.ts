@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { encodeAnswerSet } from "./answer-set.js";
+import { NameTable } from "./name-table.js";
 import { DnsRegistry } from "./registry.js";
 import { route } from "./test-support/start-dns.js";
+import { hashWire, nameToWire } from "./wire.js";
 
 const sorted = (xs: string[]) => [...xs].sort();
 
@@ -85,5 +88,24 @@ describe("DnsRegistry", () => {
     });
     expect(result).toMatchObject({ kind: "applied", skipped: 3 });
     expect(r.addresses("ok.apps.internal")).toEqual(["10.255.0.2"]);
+  });
+});
+
+describe("NameTable", () => {
+  it("finds every name from query bytes in any case, after sets, overwrites and deletes", () => {
+    const table = new NameTable();
+    const names = Array.from({ length: 20_000 }, (_, i) => `n${i}.app${i % 97}.apps.internal`);
+    names.forEach((n, i) => table.set(nameToWire(n), encodeAnswerSet([i], 0)));
+    table.set(nameToWire(names[5]!), encodeAnswerSet([7, 8], 0));
+    for (let i = 0; i < names.length; i += 2) table.delete(nameToWire(names[i]!));
+    expect(table.size).toBe(10_000);
+    names.forEach((n, i) => {
+      const wire = nameToWire(n.toUpperCase());
+      const at = table.lookup(wire, 0, wire.length, hashWire(wire, 0, wire.length));
+      if (i % 2 === 0) return expect(at, n).toBe(-1);
+      const count = table.arena.readUInt16BE(at);
+      expect(count, n).toBe(i === 5 ? 2 : 1);
+      expect(table.arena.readUInt32BE(at + 2 + 12), n).toBe(i === 5 ? 7 : i);
+    });
   });
 });

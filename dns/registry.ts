@@ -18,8 +18,9 @@
 // older revision, since it is the control plane's whole current view (a restored database may
 // legitimately go back).
 import { silentLogger, type Logger } from "../common/logger.js";
-import { encodeAnswerSet, answerAddresses, type AnswerSet } from "./answer-set.js";
-import { ipv4ToInt, nameToKey, normalizeName } from "./wire.js";
+import { encodeAnswerSet, answerAddresses } from "./answer-set.js";
+import { NameTable } from "./name-table.js";
+import { ipv4ToInt, nameToWire, normalizeName } from "./wire.js";
 
 export interface RegistryInstance { instanceGuid: string; index: number; ip: string }
 /** host like "backend.apps.internal", any case. */
@@ -45,7 +46,7 @@ function unique(values: Iterable<number>): number[] {
 
 export class DnsRegistry {
   private hosts = new Map<string, readonly Instance[]>();
-  private answers = new Map<string, AnswerSet>();
+  private answers = new NameTable();
   private currentRevision = 0;
   private isReady = false;
   private readonly ttlSeconds: number;
@@ -78,15 +79,23 @@ export class DnsRegistry {
     return this.answers.size;
   }
 
-  /** The hot-path lookup, by lower-cased wire key (see wire.ts). */
-  lookupKey(key: string): AnswerSet | undefined {
-    return this.answers.get(key);
+  /**
+   * The hot-path lookup of the name msg[start, end) (wire form, any case), hashWire'd to `hash` by
+   * the parser: the offset in `answerArena` of its record count and records, or -1.
+   */
+  lookup(msg: Buffer, start: number, end: number, hash: number): number {
+    return this.answers.lookup(msg, start, end, hash);
+  }
+
+  /** Where lookup()'s offsets point; read it after lookup(), which may rebuild it. */
+  get answerArena(): Buffer {
+    return this.answers.arena;
   }
 
   /** The addresses a name resolves to, in stored order; [] when it has none. For tests and debugging. */
   addresses(name: string): string[] {
     const n = normalizeName(name);
-    const set = n === undefined ? undefined : this.answers.get(nameToKey(n));
+    const set = n === undefined ? undefined : this.answers.get(nameToWire(n));
     return set ? answerAddresses(set) : [];
   }
 
@@ -154,7 +163,7 @@ export class DnsRegistry {
   /** Swaps in a freshly built answer table; returns how many names it holds. */
   private replaceAll(routes: Map<string, readonly Instance[]>): number {
     this.hosts = routes;
-    const answers = new Map<string, AnswerSet>();
+    const answers = new NameTable();
     for (const [host, instances] of routes) for (const name of this.namesOf(host, instances)) this.encodeName(answers, name);
     this.answers = answers;
     return answers.size;
@@ -178,9 +187,9 @@ export class DnsRegistry {
     return unique(parent.filter((i) => i.index === index).map((i) => i.ip));
   }
 
-  private encodeName(answers: Map<string, AnswerSet>, name: string): void {
+  private encodeName(answers: NameTable, name: string): void {
     const ips = this.resolve(name);
-    const key = nameToKey(name);
+    const key = nameToWire(name);
     if (ips.length === 0) answers.delete(key);
     else answers.set(key, encodeAnswerSet(ips, this.ttlSeconds));
   }

@@ -1,6 +1,6 @@
 // Builds responses by hand from the query's own bytes: the header is rewritten in place of the
 // query's, the question is copied as sent (case preserved), answers come pre-encoded from the
-// registry (answer-set.ts), and an OPT record is appended when the query had one.
+// registry's packed table (answer-set.ts, name-table.ts), and an OPT record is appended when the query had one.
 //
 // This is what dns2's Packet.createResponseFromRequest + toBuffer do, but those build objects and
 // write bit by bit per query; copying bytes keeps answering near the cost of the socket calls.
@@ -9,7 +9,7 @@
 // size (raised to 512, capped by ours) with it. An A answer that does not fit is cut to the whole
 // records that fit, chosen at random, with TC set (the client retries over TCP; a stub that cannot
 // still gets usable addresses). A forwarded answer that does not fit is cut to header and question.
-import { RECORD_ADDRESS_OFFSET, RECORD_SIZE, type AnswerSet } from "./answer-set.js";
+import { RECORD_ADDRESS_OFFSET, RECORD_SIZE } from "./answer-set.js";
 import type { Query } from "./query-parser.js";
 import {
   CLASSIC_UDP_LIMIT,
@@ -32,6 +32,14 @@ export function responseLimit(q: Query, udp: boolean, serverUdpSize: number): nu
   if (!udp) return MAX_MESSAGE_SIZE;
   if (q.ednsUdpSize === 0) return CLASSIC_UDP_LIMIT;
   return Math.min(Math.max(q.ednsUdpSize, CLASSIC_UDP_LIMIT), serverUdpSize);
+}
+
+/**
+ * Copies the question as sent. A byte loop: Buffer#copy of a sub-range allocates a view per call,
+ * which costs more than copying the 20-40 bytes of a typical question.
+ */
+function copyQuestion(msg: Buffer, out: Buffer, questionEnd: number): void {
+  for (let i = HEADER_SIZE; i < questionEnd; i++) out[i] = msg[i]!;
 }
 
 function writeHeader(out: Buffer, msg: Buffer, flags: number, rcode: number, an: number, ar: number, qd = 1): void {
@@ -72,23 +80,27 @@ function swapAddresses(out: Buffer, base: number, i: number, j: number): void {
   out.writeUInt32BE(t, b);
 }
 
-/** NOERROR with the A records of `set`, shuffled (Fisher-Yates on the addresses), AA set. */
-export function buildAnswer(msg: Buffer, q: Query, set: AnswerSet, limit: number, serverUdpSize: number): Buffer {
+/**
+ * NOERROR with A records, shuffled (Fisher-Yates on the addresses), AA set. The records come from
+ * the registry's packed table: arena[at, at + 2) is their count, the records follow.
+ */
+export function buildAnswer(msg: Buffer, q: Query, arena: Buffer, at: number, limit: number, serverUdpSize: number): Buffer {
   const optSize = q.ednsUdpSize ? OPT_RECORD_SIZE : 0;
   const room = Math.floor((limit - q.questionEnd - optSize) / RECORD_SIZE);
-  const n = set.count;
+  const n = (arena[at]! << 8) | arena[at + 1]!;
+  const first = at + 2;
   const fits = room >= n;
   const count = fits ? n : Math.max(room, 0);
   const out = Buffer.allocUnsafe(q.questionEnd + count * RECORD_SIZE + optSize);
-  msg.copy(out, HEADER_SIZE, HEADER_SIZE, q.questionEnd);
+  copyQuestion(msg, out, q.questionEnd);
   writeHeader(out, msg, fits ? FLAG_AA : FLAG_AA | FLAG_TC, 0, count, optSize ? 1 : 0);
   const base = q.questionEnd;
   if (fits) {
-    set.records.copy(out, base);
+    for (let i = 0, end = n * RECORD_SIZE; i < end; i++) out[base + i] = arena[first + i]!;
     for (let i = n - 1; i > 0; i--) swapAddresses(out, base, i, Math.floor(Math.random() * (i + 1)));
   } else {
     // Rare: choose `count` of the n records at random (a partial Fisher-Yates on a copy).
-    const all = Buffer.from(set.records);
+    const all = Buffer.from(arena.subarray(first, first + n * RECORD_SIZE));
     for (let i = 0; i < count; i++) swapAddresses(all, 0, i, i + Math.floor(Math.random() * (n - i)));
     all.copy(out, base, 0, count * RECORD_SIZE);
   }
@@ -103,7 +115,7 @@ export function buildAnswer(msg: Buffer, q: Query, set: AnswerSet, limit: number
 export function buildEmpty(msg: Buffer, q: Query, rcode: number, aa: boolean, serverUdpSize: number): Buffer {
   const optSize = q.ednsUdpSize ? OPT_RECORD_SIZE : 0;
   const out = Buffer.allocUnsafe(q.questionEnd + optSize);
-  msg.copy(out, HEADER_SIZE, HEADER_SIZE, q.questionEnd);
+  copyQuestion(msg, out, q.questionEnd);
   writeHeader(out, msg, aa ? FLAG_AA : 0, rcode, 0, optSize ? 1 : 0);
   if (optSize) writeOpt(out, q.questionEnd, q, serverUdpSize, rcode >> 4);
   return out;
@@ -123,7 +135,7 @@ export function buildTruncated(msg: Buffer, q: Query, upstream: Buffer, serverUd
   const out = Buffer.allocUnsafe(q.questionEnd + optSize);
   upstream.copy(out, 0, 0, 4);
   msg.copy(out, 0, 0, 2);
-  msg.copy(out, HEADER_SIZE, HEADER_SIZE, q.questionEnd);
+  copyQuestion(msg, out, q.questionEnd);
   out[2] = out[2]! | FLAG_TC;
   out.fill(0, 4, HEADER_SIZE);
   out[5] = 1;

@@ -13,7 +13,12 @@ export interface UdpListener {
 
 export async function startUdpListener(opts: { host: string; port: number; handler: QueryHandler; logger?: Logger }): Promise<UdpListener> {
   const log = opts.logger ?? silentLogger;
-  const socket: Socket = createSocket({ type: isIPv6(opts.host) ? "udp6" : "udp4" });
+  // Replies go to the sender's address as the kernel reported it, always an IP literal. dgram's
+  // default lookup (dns.lookup) defers every send by a tick to "resolve" it; answering at once
+  // saves that per-reply cost.
+  const family = isIPv6(opts.host) ? 6 : 4;
+  const lookup = (address: string, _options: unknown, callback: (err: null, address: string, family: number) => void) => callback(null, address, family);
+  const socket: Socket = createSocket({ type: family === 6 ? "udp6" : "udp4", lookup });
   let closed = false;
   const channel: ReplyChannel<RemoteInfo> = {
     udp: true,

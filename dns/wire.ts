@@ -1,12 +1,10 @@
 // DNS wire-format constants and name helpers shared by the parser, the registry and the response
 // builder (RFC 1035 section 4, RFC 6891 for EDNS0).
 //
-// Names are looked up by their *wire key*: the lower-cased wire encoding of the name without the
-// terminating root byte, read as a latin1 string ("\x07backend\x04apps\x08internal"). The query
-// parser can produce it with one Buffer slice and one toLowerCase, without building a dotted string,
-// which keeps the per-query cost of the hot path down. ASCII is the only case folding DNS defines
-// (RFC 4343); toLowerCase also folds latin1 letters 0xC0-0xDE, but none of those fold into ASCII and
-// registry names are ASCII-only, so that cannot create a false match.
+// Names are handled in wire form (length-prefixed labels, "\x07backend\x04apps\x08internal", without
+// the root byte) and compared case-insensitively byte by byte, so the query hot path never builds a
+// string: the parser hashes the question name as it walks it, and the registry's name table
+// (name-table.ts) finds the entry by that hash and confirms it byte by byte.
 
 export const HEADER_SIZE = 12;
 /** The UDP payload limit for a query without EDNS0 (RFC 1035 section 4.2.1). */
@@ -58,38 +56,59 @@ export function normalizeName(name: string): string | undefined {
   return n;
 }
 
-/** "backend.apps.internal" -> "\x07backend\x04apps\x08internal". The name must be normalised. */
-export function nameToKey(name: string): string {
-  if (name === "") return "";
-  let key = "";
-  for (const label of name.split(".")) key += String.fromCharCode(label.length) + label;
-  return key;
+/** "backend.apps.internal" -> the wire bytes \x07backend\x04apps\x08internal (no root byte). */
+export function nameToWire(name: string): Buffer {
+  if (name === "") return Buffer.alloc(0);
+  const parts: Buffer[] = [];
+  for (const label of name.split(".")) parts.push(Buffer.from([label.length]), Buffer.from(label, "latin1"));
+  return Buffer.concat(parts);
 }
 
-/** The inverse of nameToKey, for logs and tests. Non-printable bytes are escaped as \DDD. */
-export function keyToName(key: string): string {
+/** The dotted form of wire bytes [start, end) (no root byte), for logs and tests; odd bytes as \DDD. */
+export function wireToName(buf: Buffer, start = 0, end = buf.length): string {
   const labels: string[] = [];
-  let i = 0;
-  while (i < key.length) {
-    const len = key.charCodeAt(i);
-    const raw = key.slice(i + 1, i + 1 + len);
+  let i = start;
+  while (i < end) {
+    const len = buf[i]!;
+    const raw = buf.toString("latin1", i + 1, Math.min(i + 1 + len, end));
     labels.push(raw.replace(/[^\x21-\x7e]|[.\\]/g, (c) => (c === "." || c === "\\" ? `\\${c}` : `\\${String(c.charCodeAt(0)).padStart(3, "0")}`)));
     i += len + 1;
   }
   return labels.join(".");
 }
 
+/** ASCII lower case of one byte (RFC 4343: DNS names compare case-insensitively in ASCII only). */
+export function lowerByte(b: number): number {
+  return b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+}
+
 /**
- * True when the wire key is `domainKey` itself or a name below it. endsWith alone is not enough: the
- * bytes of a label may look like a length byte followed by the domain (a label "x\x04apps" then
- * "internal"), so walk the labels and require the suffix to start on a label boundary.
+ * FNV-1a over the lower-cased bytes [start, end), folded to a small non-negative integer (a V8 Smi,
+ * so it is a cheap Map key). Length bytes are below 0x40 and so never changed by lower-casing.
  */
-export function isWithinDomain(key: string, domainKey: string): boolean {
-  const offset = key.length - domainKey.length;
-  if (offset < 0 || !key.endsWith(domainKey)) return false;
-  let i = 0;
-  while (i < offset) i += key.charCodeAt(i) + 1;
-  return i === offset;
+export function hashWire(buf: Buffer, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ lowerByte(buf[i]!), 0x01000193);
+  return h & 0x3fffffff;
+}
+
+/** True when msg[start, end) spells `key` (lower-case wire bytes), ignoring ASCII case. */
+export function wireEquals(key: Buffer, msg: Buffer, start: number, end: number): boolean {
+  if (end - start !== key.length) return false;
+  for (let i = 0; i < key.length; i++) if (key[i] !== lowerByte(msg[start + i]!)) return false;
+  return true;
+}
+
+/**
+ * True when the name msg[start, end) is the domain `domainWire` (lower-case wire bytes) or below
+ * it. Walks the labels, so the suffix must start on a label boundary: comparing trailing bytes alone
+ * could be fooled by a label whose bytes look like a length byte followed by the domain.
+ */
+export function isWithinDomain(msg: Buffer, start: number, end: number, domainWire: Buffer): boolean {
+  const offset = end - domainWire.length;
+  let i = start;
+  while (i < offset) i += msg[i]! + 1;
+  return i === offset && wireEquals(domainWire, msg, offset, end);
 }
 
 /** "10.255.0.7" -> 0x0aff0007, or undefined when it is not a dotted-quad IPv4 address. */

@@ -2,7 +2,7 @@
 // and Node's resolver cannot produce (malformed packets, pipelined TCP, exact byte checks).
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
-import { nameToKey } from "../wire.js";
+import { nameToWire } from "../wire.js";
 
 export interface QueryOptions {
   readonly id?: number;
@@ -17,7 +17,7 @@ export interface QueryOptions {
 
 /** A standard query for `name` (spelled as given: case is kept). */
 export function buildQuery(name: string, opts: QueryOptions = {}): Buffer {
-  const qname = Buffer.concat([Buffer.from(nameToKey(name.replace(/\.$/, "")), "latin1"), Buffer.from([0])]);
+  const qname = Buffer.concat([nameToWire(name.replace(/\.$/, "")), Buffer.from([0])]);
   const header = Buffer.alloc(12);
   header.writeUInt16BE(opts.id ?? 0x1234, 0);
   header[2] = opts.rd === false ? 0 : 1;
