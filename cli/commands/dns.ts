@@ -12,14 +12,14 @@ import { normalizeName } from "../../dns/wire.js";
 
 interface DnsFlags {
   listen: string;
-  upstream: string[];
-  domain: string[];
+  upstream?: string[];
+  domain?: string[];
   ttl: string;
   opsListen: string;
   logLevel: string;
 }
 
-const collect = (v: string, acc: string[]) => [...acc, v];
+const collect = (v: string, acc: string[] = []) => [...acc, v];
 
 /** "10.0.0.2", "10.0.0.2:5353", "fd00::1" or "[fd00::1]:5353". Addresses only: resolving a
  * resolver's name would need a resolver. */
@@ -34,8 +34,8 @@ export function dnsCommand(): Command {
   return new Command("dns")
     .description("run the cell's DNS server: answers *.apps.internal from the registry, forwards other names")
     .option("--listen <host:port>", "UDP and TCP listen address", DNS_DEFAULTS.listen)
-    .option("--upstream <host[:port]>", "upstream resolver for other names (repeatable; default: the nameservers in /etc/resolv.conf)", collect, [])
-    .option("--domain <domain>", `internal domain answered from the registry (repeatable; default: ${DNS_DEFAULTS.domains.join(", ")})`, collect, [])
+    .option("--upstream <host[:port]>", "upstream resolver for other names (repeatable; default: the nameservers in /etc/resolv.conf)", collect)
+    .option("--domain <domain>", `internal domain answered from the registry (repeatable; default: ${DNS_DEFAULTS.domains.join(", ")})`, collect)
     .option("--ttl <seconds>", "TTL of internal answers", String(DNS_DEFAULTS.ttlSeconds))
     .option("--ops-listen <host:port>", "metrics and health listen address", DNS_DEFAULTS.opsListen)
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
@@ -46,10 +46,10 @@ export function dnsCommand(): Command {
       const listen = parseHostPort(flags.listen);
       const ttl = Number(flags.ttl);
       if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) throw new Error(`--ttl must be a non-negative integer, got ${JSON.stringify(flags.ttl)}`);
-      const domains = flags.domain.length ? flags.domain : [...DNS_DEFAULTS.domains];
+      const domains = flags.domain ?? [...DNS_DEFAULTS.domains];
       for (const d of domains) if (normalizeName(d) === undefined) throw new Error(`--domain ${JSON.stringify(d)} is not a valid domain name`);
       const logger = createLogger({ level: flags.logLevel as "info", name: "weft-dns" });
-      let upstreams = flags.upstream.map(parseUpstream);
+      let upstreams = (flags.upstream ?? []).map(parseUpstream);
       if (upstreams.length === 0) {
         upstreams = withoutSelf(parseResolvConf(readFileSync(DNS_DEFAULTS.resolvConf, "utf8")), listen);
         if (upstreams.length === 0) logger.warn({ file: DNS_DEFAULTS.resolvConf, effect: "names outside the internal domains get SERVFAIL" }, "no-upstream-resolvers");
