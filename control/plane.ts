@@ -4,6 +4,7 @@
 import { hostname } from "node:os";
 import type { Registry } from "prom-client";
 import type { Logger } from "../common/logger.js";
+import { errorMessage } from "../common/errors.js";
 import { PlatformCa } from "./ca/platform-ca.js";
 import { readRootFiles } from "./ca/root-ca.js";
 import type { PlaneDeps } from "./api/deps.js";
@@ -41,8 +42,16 @@ export async function startPlane(config: ControlConfig, store: Store, log: Logge
   const feed = new StateFeed(store.db, log.child({ component: "state" }));
   await feed.start();
   // A change of CA roots is a change like any other: reload, and the trust bundle goes out in deltas.
+  const caLog = log.child({ component: "ca" });
   const unsubscribeCa = feed.onChange((affected) => {
-    if (affected.cells === "all") void ca.reload();
+    if (!affected.kinds.has("ca") && !affected.kinds.has("full")) return;
+    // A failed reload (store down) is retried on the next change or by the feed's own catch-up.
+    ca.reload().then(
+      (changed) => {
+        if (changed) caLog.info({ root: ca.activeRoot().fingerprint256 }, "ca-reloaded");
+      },
+      (err: unknown) => caLog.warn({ err: errorMessage(err) }, "ca-reload-failed"),
+    );
   });
 
   const cells = new CellStore(store.db);

@@ -2,27 +2,17 @@
 // process, driven through the `weft` CLI as a user would.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/free-port.js";
 import { eventually } from "../common/eventually.js";
 import { packageRoot } from "../common/package-root.js";
 
 const run = promisify(execFile);
 const WEFT = join(packageRoot(), "bin", "weft.js");
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe("weft control + CLI", () => {
   let dataDir: string;

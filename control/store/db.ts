@@ -15,12 +15,32 @@ export interface SqlClient {
   exec(sql: string): Promise<void>;
 }
 
+/** A consistent read-only snapshot, for readers that must see one revision. */
+export type TransactionMode = "read-write" | "snapshot";
+
+export function beginStatement(mode: TransactionMode = "read-write"): string {
+  return mode === "snapshot" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
+}
+
+/** BEGIN, fn, COMMIT on one client; a throw rolls back and is rethrown. */
+export async function inTransaction<T>(c: SqlClient, fn: (tx: SqlClient) => Promise<T>, mode?: TransactionMode): Promise<T> {
+  await c.exec(beginStatement(mode));
+  try {
+    const out = await fn(c);
+    await c.exec("COMMIT");
+    return out;
+  } catch (err) {
+    await c.exec("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}
+
 export interface Db extends SqlClient {
   readonly kind: "postgres" | "embedded";
   /** Runs fn on one exclusive connection (session-level locks, LISTEN). */
   session<T>(fn: (client: SqlClient) => Promise<T>): Promise<T>;
   /** Runs fn inside BEGIN ... COMMIT on one connection; any throw rolls back. */
-  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>, mode?: TransactionMode): Promise<T>;
   /**
    * Subscribes to NOTIFY on a channel. The subscription survives connection loss: it reconnects by
    * itself and then calls onResubscribed, since notifications sent meanwhile were missed.

@@ -4,7 +4,7 @@
 // of queueing.
 import pg from "pg";
 import { silentLogger, type Logger } from "../../common/logger.js";
-import { mapDbError, type Db, type QueryResult, type SqlClient } from "./db.js";
+import { inTransaction, mapDbError, type Db, type QueryResult, type SqlClient } from "./db.js";
 
 // int8 as a JS number: revisions and ids stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -84,19 +84,7 @@ export function createPgDb(opts: PgDbOptions): Db {
         client.release(broken);
       }
     },
-    async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
-      return db.session(async (c) => {
-        await c.exec("BEGIN");
-        try {
-          const out = await fn(c);
-          await c.exec("COMMIT");
-          return out;
-        } catch (err) {
-          await c.exec("ROLLBACK").catch(() => undefined);
-          throw err;
-        }
-      });
-    },
+    transaction: (fn, mode) => db.session((c) => inTransaction(c, fn, mode)),
     async listen(channel: string, onPayload: (payload: string) => void, onResubscribed?: () => void) {
       // A dedicated client, outside the pool, re-made with backoff whenever it is lost.
       let client: pg.Client | undefined;

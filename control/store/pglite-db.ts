@@ -4,7 +4,7 @@
 // LISTEN/NOTIFY work within the one instance, which is all a single embedded replica needs.
 import { PGlite, types } from "@electric-sql/pglite";
 import { mkdirSync } from "node:fs";
-import { mapDbError, type Db, type QueryResult, type SqlClient } from "./db.js";
+import { inTransaction, mapDbError, type Db, type QueryResult, type SqlClient } from "./db.js";
 
 export interface PgliteDbOptions {
   /** Directory for the database files; undefined keeps everything in memory (tests). */
@@ -61,18 +61,7 @@ export async function createPgliteDb(opts: PgliteDbOptions = {}): Promise<Db> {
     query: (sql, params) => mutex.run(() => raw.query(sql, params)),
     exec: (sql) => mutex.run(() => raw.exec(sql)),
     session: (fn) => mutex.run(() => fn(raw)),
-    transaction: (fn) =>
-      mutex.run(async () => {
-        await raw.exec("BEGIN");
-        try {
-          const out = await fn(raw);
-          await raw.exec("COMMIT");
-          return out;
-        } catch (err) {
-          await raw.exec("ROLLBACK").catch(() => undefined);
-          throw err;
-        }
-      }),
+    transaction: (fn, mode) => mutex.run(() => inTransaction(raw, fn, mode)),
     async listen(channel, onPayload) {
       const unsub = await pglite.listen(channel, onPayload);
       return async () => {

@@ -79,28 +79,14 @@ async function readSlice(tx: SqlClient, revision: number, apps: string[] | null,
   };
 }
 
-async function snapshotTx<T>(db: Db, fn: (tx: SqlClient) => Promise<T>): Promise<T> {
-  return db.session(async (c) => {
-    await c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    try {
-      const out = await fn(c);
-      await c.exec("COMMIT");
-      return out;
-    } catch (err) {
-      await c.exec("ROLLBACK").catch(() => undefined);
-      throw err;
-    }
-  });
-}
-
 export class StateReader {
   constructor(private readonly db: Db) {}
 
   async full(): Promise<StateSlice> {
-    return snapshotTx(this.db, async (tx) => {
+    return this.db.transaction(async (tx) => {
       const rev = await tx.query<{ value: number }>("SELECT value FROM weft_revision WHERE id = 1");
       return readSlice(tx, rev.rows[0]!.value, null, [], true, new Set(["full"]));
-    });
+    }, "snapshot");
   }
 
   /**
@@ -108,7 +94,7 @@ export class StateReader {
    * full read when the change log no longer covers the gap.
    */
   async since(since: number): Promise<StateSlice | null> {
-    return snapshotTx(this.db, async (tx) => {
+    return this.db.transaction(async (tx) => {
       const rev = (await tx.query<{ value: number }>("SELECT value FROM weft_revision WHERE id = 1")).rows[0]!.value;
       if (rev <= since) return null;
       const changes = await tx.query<ChangeRow>("SELECT revision, kind, detail FROM weft_changes WHERE revision > $1 ORDER BY revision", [since]);
@@ -126,6 +112,6 @@ export class StateReader {
         if (c.kind === "security-groups" || c.kind === "ca") everything = true;
       }
       return readSlice(tx, rev, everything ? null : [...apps], [...cells], leases, kinds);
-    });
+    }, "snapshot");
   }
 }

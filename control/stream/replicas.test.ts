@@ -1,24 +1,14 @@
 // Several control replicas on one PostgreSQL: a change made through either reaches cells streaming
 // to the other (LISTEN/NOTIFY, no polling), and a replica killed and restarted mid-stream loses
 // nothing: its cells reconnect by themselves and converge, including on changes made meanwhile.
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../test/support/free-port.js";
 import { eventually } from "../../common/eventually.js";
 import { createTestDatabase } from "../../test/support/db.js";
 import { startTestControl, type TestControl } from "../../test/support/control.js";
 import { instance, joinSimAgent, v1Policy } from "../../test/support/plane.js";
 import type { SimAgent } from "../../test/support/sim-agent.js";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe("replicas", () => {
   let db: { url: string; drop: () => Promise<void> };
