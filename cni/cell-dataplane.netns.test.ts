@@ -4,8 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../common/eventually.js";
 import { createNetnsFixture, type Cell, type Namespace, type NetnsFixture } from "../test/support/netns-fixture.js";
-import { createLinuxKernel } from "./kernel/linux-kernel.js";
-import type { Kernel } from "./kernel/kernel-types.js";
+import { createLinuxKernel, type LinuxKernel } from "./kernel/linux-kernel.js";
 import { VTEP_NAME } from "./kernel/names.js";
 import { CellReconciler } from "./plan/cell-reconciler.js";
 import type { DesiredCell, DesiredContainer, DesiredPolicy } from "./plan/desired-state.js";
@@ -17,7 +16,7 @@ const TAG = { a: 1, b: 2, c: 3 };
 
 describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces", () => {
   let fx: NetnsFixture;
-  let kernel: Kernel;
+  let kernel: LinuxKernel;
   const cells: { ns: Cell; lease: string; rec: CellReconciler; containers: DesiredContainer[] }[] = [];
   let outside: Cell;
   const ctr: Record<string, Namespace> = {};
@@ -68,6 +67,7 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
   });
 
   afterAll(async () => {
+    kernel?.close();
     await fx?.destroy();
   });
 
@@ -95,10 +95,13 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     policies = [
       { sourceTag: TAG.a, destAppGuid: APP.b, protocol: "tcp", ports: { start: 8080, end: 8090 } },
       { sourceTag: TAG.a, destAppGuid: APP.b, protocol: "udp", ports: { start: 8080, end: 8090 } },
+      { sourceTag: TAG.a, destAppGuid: APP.c, protocol: "tcp", ports: { start: 8080, end: 8080 } },
     ];
     const [r0, r1] = await reconcileAll(false);
     expect(r0?.ops.map((o) => o.kind)).toEqual(["applyRuleDelta"]);
     expect(r1?.ops.map((o) => o.kind)).toEqual(["applyRuleDelta"]);
+    expect(await probe(fx, ctr.a1!, "tcp", "10.255.2.3", 8080)).toBe("pong:10.255.1.2");
+    expect(await probe(fx, ctr.a1!, "tcp", "10.255.2.3", 8085)).toBe("error:ECONNREFUSED");
     for (const dst of ["10.255.1.3", "10.255.2.2"]) {
       for (const port of [8080, 8085, 8090]) expect(await probe(fx, ctr.a1!, "tcp", dst, port)).toBe("pong:10.255.1.2");
       expect(await probe(fx, ctr.a1!, "udp", dst, 8080)).toBe("pong:10.255.1.2");
@@ -134,12 +137,17 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     const cross = await openStream(fx, ctr.a1!, "tcp", "10.255.2.2", 8085);
     const local = await openStream(fx, ctr.a1!, "tcp", "10.255.1.3", 8080);
     const udp = await openStream(fx, ctr.a1!, "udp", "10.255.2.2", 8080);
+    const single = await openStream(fx, ctr.a1!, "tcp", "10.255.2.3", 8080);
+    const removed = policies;
     policies = [];
-    const results = await reconcileAll(false);
-    for (const r of results) expect(r.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "flushConntrack"]);
+    // The agent's fast path for a policy delta from control.
+    for (const [i, c] of cells.entries()) {
+      const r = await c.rec.applyPolicyChange(desired(i), { added: [], removed });
+      expect(r.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "flushConntrack"]);
+    }
     await eventually(
       () => {
-        const open = [cross, local, udp].filter((s) => !s.closed());
+        const open = [cross, local, udp, single].filter((s) => !s.closed());
         if (open.length > 0) throw new Error(`still open: ${open.map((s) => s.lines.at(-1)).join(" / ")}`);
       },
       { timeoutMs: 5_000, message: "established connections cut" },
@@ -147,6 +155,15 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     expect(cross.lines.at(-1)).toMatch(/^error:(ECONNRESET|EPIPE|CLOSED)/);
     expect(await probe(fx, ctr.a1!, "tcp", "10.255.2.2", 8085)).toBe("error:ECONNREFUSED");
     expect(await probe(fx, ctr.a1!, "udp", "10.255.1.3", 8080)).toMatch(/^error:/);
+    // The next full reconcile deletes the port chains nothing refers to any more, then nothing.
+    const gc = await reconcileAll();
+    for (const r of gc) {
+      const op = r.ops[0];
+      expect(r.ops).toHaveLength(1);
+      expect(op?.kind === "applyRuleDelta" && [...op.delta.deletePortChains].sort()).toEqual(
+        r === gc[1] ? ["ports_8080", "ports_8080-8090"] : ["ports_8080-8090"],
+      );
+    }
     expect((await reconcileAll()).map((r) => r.ops)).toEqual([[], []]);
   });
 

@@ -24,11 +24,22 @@ import { IP_OBSERVE_BATCH, parseFdb, parseIpObservation } from "./link-observe.j
 import { GATEWAY_IP, NFT_TABLE, TAG_MAX, VTEP_NAME } from "./names.js";
 import { parseNftTable } from "./nft-observe.js";
 import { renderDelta } from "./nft-ruleset.js";
+import { NftSession } from "./nft-session.js";
 import { SerialLock } from "./serial-lock.js";
 
 export interface LinuxKernelOptions {
   readonly runner?: CommandRunner;
   readonly logger?: Logger;
+  /** Keep an `nft -i` per namespace for small transactions (default true). */
+  readonly nftSessions?: boolean;
+}
+
+/** Bigger transactions (a first load of 50,000 elements) go through `nft -f -`. */
+const SESSION_MAX_BYTES = 256 * 1024;
+
+export interface LinuxKernel extends Kernel {
+  /** Ends the long-lived nft processes. The kernel stays usable; sessions restart on demand. */
+  close(): void;
 }
 
 const GONE = /Cannot find device|No such device|No such process|does not exist|No such file or directory|Cannot find/i;
@@ -37,10 +48,23 @@ function isGone(err: unknown): boolean {
   return err instanceof KernelCommandError && GONE.test(err.stderr);
 }
 
-export function createLinuxKernel(opts: LinuxKernelOptions = {}): Kernel {
+export function createLinuxKernel(opts: LinuxKernelOptions = {}): LinuxKernel {
   const run = opts.runner ?? createCommandRunner();
   const log = opts.logger ?? silentLogger;
   const lock = new SerialLock();
+  const sessions = new Map<Netns, NftSession>();
+  const nftTransaction = async (netns: Netns, payload: string): Promise<void> => {
+    if (opts.nftSessions === false || payload.length > SESSION_MAX_BYTES) {
+      await run(netns, ["nft", "-f", "-"], payload);
+      return;
+    }
+    let session = sessions.get(netns);
+    if (!session?.alive) {
+      session = new NftSession(netns);
+      sessions.set(netns, session);
+    }
+    await session.run(payload);
+  };
   const ipBatch = (netns: Netns, lines: readonly string[]) => run(netns, ["ip", "-batch", "-"], lines.join("\n") + "\n");
   const bridgeBatch = (netns: Netns, lines: readonly string[]) =>
     run(netns, ["bridge", "-batch", "-"], lines.join("\n") + "\n");
@@ -55,6 +79,11 @@ export function createLinuxKernel(opts: LinuxKernelOptions = {}): Kernel {
   }
 
   return {
+    close: () => {
+      for (const s of sessions.values()) s.close();
+      sessions.clear();
+    },
+
     observe: (netns: Netns, o: ObserveOptions = {}) =>
       lock.run(async (): Promise<ObservedCell> => {
         const [ipOut, fdbOut, fwd, nft] = await Promise.all([
@@ -168,16 +197,30 @@ export function createLinuxKernel(opts: LinuxKernelOptions = {}): Kernel {
       lock.run(async () => {
         const payload = renderDelta(delta);
         if (payload === "") return;
-        await run(netns, ["nft", "-f", "-"], payload);
+        await nftTransaction(netns, payload);
         log.debug({ netns, lines: payload.split("\n").length - 1 }, "rules-applied");
       }),
 
     flushConntrack: (netns: Netns, cuts: readonly FlowCut[]) =>
       lock.run(async () => {
         let deleted = 0;
-        for (const tag of new Set(cuts.map((c) => c.tag))) {
+        // A single-port cut is one filtered delete; ranges need a listing filtered here, since
+        // conntrack's --dport takes one port.
+        const single = cuts.filter((c) => c.ranges.length === 1 && c.ranges[0]?.start === c.ranges[0]?.end);
+        for (const c of single) {
+          const out = await run(netns, [
+            "conntrack", "-D", "-f", "ipv4", "-p", c.protocol, "-d", c.ip, "--dport", String(c.ranges[0]?.start), "-m", `${c.tag}/${TAG_MAX}`,
+          ]).catch((err: unknown) => {
+            // Exit 1 with "0 flow entries" is what conntrack says when nothing matched.
+            if (err instanceof KernelCommandError && /\b0 flow entries/.test(err.stderr)) return { stdout: "", stderr: err.stderr };
+            throw err;
+          });
+          deleted += Number(/(\d+) flow entries/.exec(out.stderr)?.[1] ?? 0);
+        }
+        const ranged = cuts.filter((c) => !single.includes(c));
+        for (const tag of new Set(ranged.map((c) => c.tag))) {
           const listed = await run(netns, ["conntrack", "-L", "-f", "ipv4", "-m", `${tag}/${TAG_MAX}`]);
-          for (const flow of flowsToCut(parseConntrack(listed.stdout), cuts)) {
+          for (const flow of flowsToCut(parseConntrack(listed.stdout), ranged)) {
             // A flow that ended meanwhile is fine: the goal is that it is gone.
             await run(netns, deleteArgs(flow)).then(
               () => (deleted += 1),

@@ -169,3 +169,35 @@ describe("cell reconciler", () => {
     expect(rules?.kind === "applyRuleDelta" && rules.delta.removeContainers).toEqual(["10.255.1.4"]);
   });
 });
+
+describe("policy change fast path", () => {
+  it("emits what a full plan would, and leaves nothing for the full reconcile but unused chains", async () => {
+    const kernel = createFakeKernel();
+    const rec = new CellReconciler({ kernel, netns: NS });
+    const base = [tcp(8080, 8090), { ...tcp(9000, 9000), sourceTag: 7 }];
+    await rec.reconcile(cell(base));
+
+    const added = tcp(8085, 8100);
+    const grow = await rec.applyPolicyChange(cell([...base, added]), { added: [added], removed: [] });
+    expect(grow.ops.map((o) => o.kind)).toEqual(["applyRuleDelta"]);
+    const delta = grow.ops[0];
+    if (delta?.kind !== "applyRuleDelta") throw new Error("expected a delta");
+    expect(delta.delta.putPortChains).toEqual([{ name: "ports_8080-8100", ranges: [{ start: 8080, end: 8100 }] }]);
+    expect(delta.delta.addAllow).toHaveLength(2);
+    expect(delta.delta.removeAllow).toHaveLength(2);
+
+    const shrink = await rec.applyPolicyChange(cell(base), { added: [], removed: [added] });
+    expect(shrink.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "flushConntrack"]);
+    expect(shrink.ops[1]).toMatchObject({ cuts: [{ tag: 1, ranges: [{ start: 8091, end: 8100 }] }, { tag: 1 }] });
+
+    const gone = await rec.applyPolicyChange(cell([base[1]!]), { added: [], removed: [base[0]!] });
+    expect(gone.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "flushConntrack"]);
+
+    // A full reconcile now finds only the chains nobody references.
+    const full = await rec.reconcile(cell([base[1]!]));
+    expect(full.ops.map((o) => o.kind)).toEqual(["applyRuleDelta"]);
+    const gc = full.ops[0];
+    expect(gc?.kind === "applyRuleDelta" && [...gc.delta.deletePortChains].sort()).toEqual(["ports_8080-8090", "ports_8080-8100"]);
+    expect(gc?.kind === "applyRuleDelta" && gc.delta.addAllow.length + gc.delta.removeAllow.length).toBe(0);
+  });
+});

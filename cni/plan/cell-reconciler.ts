@@ -9,8 +9,9 @@ import { WeftError } from "../../common/errors.js";
 import type { Kernel, Netns, ObservedCell } from "../kernel/kernel-types.js";
 import type { DesiredCell, Operation } from "./desired-state.js";
 import { executeOperation } from "./execute-operation.js";
-import { applyOperation } from "./model-apply.js";
+import { applyDeltaInPlace, applyOperation, cloneFilter, type MutableFilter } from "./model-apply.js";
 import { planCell } from "./plan-cell.js";
+import { planPolicyChange, type PolicyChange } from "./plan-policy-change.js";
 
 export interface ReconcileOptions {
   /** Observe the kernel first (default). False plans against the model when there is one. */
@@ -32,7 +33,7 @@ export class CellReconciler {
   private readonly kernel: Kernel;
   private readonly netns: Netns;
   private readonly log: Logger;
-  private model: ObservedCell | undefined;
+  private model: (ObservedCell & { readonly filter: MutableFilter }) | undefined;
 
   constructor(opts: CellReconcilerOptions) {
     this.kernel = opts.kernel;
@@ -66,10 +67,38 @@ export class CellReconciler {
       done.push(op);
       state = applyOperation(state, op);
     }
-    this.model = state;
+    this.model = { ...state, filter: cloneFilter(state.filter) };
     if (done.length > 0) {
       this.log.info({ ops: done.map((o) => o.kind), observed: fromModel ? "model" : "kernel" }, "cell-reconciled");
     }
     return { ops: done, observed: fromModel ? "model" : "kernel" };
+  }
+
+  /**
+   * One policy change, planned only for the groups it touches against the model (see
+   * plan-policy-change.ts). `desired` is the state after the change. Without a model this is a
+   * full reconcile.
+   */
+  async applyPolicyChange(desired: DesiredCell, change: PolicyChange): Promise<ReconcileResult> {
+    const model = this.model;
+    if (!model) return this.reconcile(desired);
+    const { delta, cuts } = planPolicyChange(desired, model.filter, change);
+    const ops: Operation[] = [];
+    if (delta.addAllow.length + delta.removeAllow.length + delta.putPortChains.length > 0) {
+      ops.push({ kind: "applyRuleDelta", delta });
+    }
+    if (cuts.length > 0) ops.push({ kind: "flushConntrack", cuts });
+    for (const op of ops) {
+      try {
+        await executeOperation(this.kernel, this.netns, op);
+      } catch (err) {
+        this.model = undefined;
+        this.log.warn({ err, op: op.kind }, "policy-change-failed");
+        throw new WeftError("INTERNAL", `policy change failed at ${op.kind}`, { cause: err });
+      }
+      if (op.kind === "applyRuleDelta") applyDeltaInPlace(model.filter, op.delta);
+    }
+    if (ops.length > 0) this.log.info({ ops: ops.map((o) => o.kind) }, "policy-change-applied");
+    return { ops, observed: "model" };
   }
 }

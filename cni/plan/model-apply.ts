@@ -14,25 +14,49 @@ import type { PortRange } from "../kernel/port-ranges.js";
 import { BASE_CHAIN_NAMES, expectedBaseComments } from "../kernel/nft-ruleset.js";
 import type { Operation } from "./desired-state.js";
 
+/** The filter part of a model whose maps the caller owns and may change in place. */
+export interface MutableFilter {
+  present: boolean;
+  baseChains: Map<string, readonly string[]>;
+  portChains: Map<string, readonly PortRange[] | undefined>;
+  containers: Set<string>;
+  tags: Map<string, number>;
+  allow: Map<string, AllowEntry>;
+  overlay: Set<string>;
+}
+
+export function cloneFilter(f: ObservedFilter): MutableFilter {
+  return {
+    present: f.present,
+    baseChains: new Map(f.baseChains),
+    portChains: new Map(f.portChains),
+    containers: new Set(f.containers),
+    tags: new Map(f.tags),
+    allow: new Map(f.allow),
+    overlay: new Set(f.overlay),
+  };
+}
+
+/** Applies a delta without copying: one policy change costs what it touches, not the table size. */
+export function applyDeltaInPlace(f: MutableFilter, d: RuleDelta): void {
+  f.present ||= d.createTable;
+  for (const name of d.rebuildBaseChains) if (BASE_CHAIN_NAMES.has(name)) f.baseChains.set(name, expectedBaseComments(name));
+  for (const p of d.putPortChains) f.portChains.set(p.name, p.ranges);
+  for (const n of d.deletePortChains) f.portChains.delete(n);
+  for (const ip of d.removeContainers) f.containers.delete(ip);
+  for (const ip of d.addContainers) f.containers.add(ip);
+  for (const t of d.removeTags) f.tags.delete(t.ip);
+  for (const t of d.addTags) f.tags.set(t.ip, t.tag);
+  for (const e of d.removeAllow) f.allow.delete(allowKey(e.tag, e.ip, e.protocol));
+  for (const e of d.addAllow) f.allow.set(allowKey(e.tag, e.ip, e.protocol), e);
+  for (const c of d.removeOverlay) f.overlay.delete(c);
+  for (const c of d.addOverlay) f.overlay.add(c);
+}
+
 function applyDelta(f: ObservedFilter, d: RuleDelta): ObservedFilter {
-  const baseChains = new Map(f.baseChains);
-  for (const name of d.rebuildBaseChains) if (BASE_CHAIN_NAMES.has(name)) baseChains.set(name, expectedBaseComments(name));
-  const portChains = new Map<string, readonly PortRange[] | undefined>(f.portChains);
-  for (const p of d.putPortChains) portChains.set(p.name, p.ranges);
-  for (const n of d.deletePortChains) portChains.delete(n);
-  const containers = new Set(f.containers);
-  for (const ip of d.removeContainers) containers.delete(ip);
-  for (const ip of d.addContainers) containers.add(ip);
-  const tags = new Map(f.tags);
-  for (const t of d.removeTags) tags.delete(t.ip);
-  for (const t of d.addTags) tags.set(t.ip, t.tag);
-  const allow = new Map<string, AllowEntry>(f.allow);
-  for (const e of d.removeAllow) allow.delete(allowKey(e.tag, e.ip, e.protocol));
-  for (const e of d.addAllow) allow.set(allowKey(e.tag, e.ip, e.protocol), e);
-  const overlay = new Set(f.overlay);
-  for (const c of d.removeOverlay) overlay.delete(c);
-  for (const c of d.addOverlay) overlay.add(c);
-  return { present: f.present || d.createTable, baseChains, portChains, containers, tags, allow, overlay };
+  const out = cloneFilter(f);
+  applyDeltaInPlace(out, d);
+  return out;
 }
 
 export function applyOperation(s: ObservedCell, op: Operation): ObservedCell {

@@ -56,7 +56,7 @@ export function desiredFilter(d: DesiredCell): DesiredFilter {
 }
 
 /** Ranges a chain accepted: from its rules, else from its name, else everything. */
-function observedRanges(o: ObservedFilter, chain: string): PortRange[] {
+export function observedRanges(o: ObservedFilter, chain: string): PortRange[] {
   const fromRules = o.portChains.get(chain);
   if (fromRules && fromRules.length > 0) return [...fromRules];
   const fromName: PortRange[] = [];
