@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../common/eventually.js";
 import { createNetnsFixture, type Cell, type Namespace, type NetnsFixture } from "../test/support/netns-fixture.js";
 import { createLinuxKernel, type LinuxKernel } from "./kernel/linux-kernel.js";
-import { VTEP_NAME } from "./kernel/names.js";
+import { ROUTER_MARK, VTEP_NAME } from "./kernel/names.js";
 import { CellReconciler } from "./plan/cell-reconciler.js";
 import type { DesiredCell, DesiredContainer, DesiredPolicy } from "./plan/desired-state.js";
-import { openStream, probe, startServer } from "./testing/probes.js";
+import { openStream, probe, startServer } from "../test/support/netns-probes.js";
 
 const OVERLAY = "10.255.0.0/16";
 const APP = { a: "app-a", b: "app-b", c: "app-c", d: "app-d" };
@@ -111,11 +111,26 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     // B -> C and C -> B stay rejected; the untagged app D reaches nothing in the overlay.
     expect(await probe(fx, ctr.b1!, "tcp", "10.255.2.3", 8080)).toBe("error:ECONNREFUSED");
     expect(await probe(fx, ctr.c2!, "tcp", "10.255.2.2", 8080)).toBe("error:ECONNREFUSED");
-    expect(await probe(fx, ctr.d1!, "tcp", "10.255.2.2", 8080)).toMatch(/^error:/);
+    expect(await probe(fx, ctr.d1!, "tcp", "10.255.2.2", 8080)).toBe("error:EHOSTUNREACH");
   });
 
   it("masquerades egress beyond the cell to the cell's underlay IP", async () => {
     expect(await probe(fx, ctr.a1!, "tcp", outside.underlayIp, 9000)).toBe(`pong:${cells[0]!.ns.underlayIp}`);
+  });
+
+  it("admits router traffic through a port mapping (router mark) and nothing else from outside", async () => {
+    const c0 = cells[0]!.ns;
+    expect(await probe(fx, outside, "tcp", "10.255.1.3", 8080)).toMatch(/^error:/);
+    // What a port mapping programs (CF's netin): DNAT host port -> container port, plus the mark.
+    const netin = (mark: boolean) =>
+      `table ip netin {\n chain pre {\n type nat hook prerouting priority dstnat;\n` +
+      `ip daddr ${c0.underlayIp} tcp dport 18080 ${mark ? `meta mark set ${ROUTER_MARK}` : ""} dnat to 10.255.1.3:8080\n }\n}\n`;
+    await fx.exec(c0, ["nft", "-f", "-"], netin(false));
+    expect(await probe(fx, outside, "tcp", c0.underlayIp, 18080)).toBe("error:ECONNREFUSED");
+    await fx.exec(c0, ["nft", "delete", "table", "ip", "netin"]);
+    await fx.exec(c0, ["nft", "-f", "-"], netin(true));
+    expect(await probe(fx, outside, "tcp", c0.underlayIp, 18080)).toBe(`pong:${outside.underlayIp}`);
+    await fx.exec(c0, ["nft", "delete", "table", "ip", "netin"]);
   });
 
   it("repairs a deleted route, FDB entry, rule and allow element on the next reconcile", async () => {

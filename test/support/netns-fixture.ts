@@ -103,6 +103,8 @@ export async function createNetnsFixture(opts: FixtureOptions = {}): Promise<Net
           if (err) reject(new Error(`${argv.join(" ")} in ${ns.name}: ${stderr || err.message}`, { cause: err }));
           else resolve(stdout);
         });
+        // A command that does not read its stdin may exit first; that EPIPE is not an error.
+        child.stdin?.on("error", () => undefined);
         child.stdin?.end(input ?? "");
       });
     },

@@ -3,7 +3,7 @@
 // `pong:<peer address>`, which is how a test sees the source IP the destination observed.
 import type { ChildProcess } from "node:child_process";
 import { eventually } from "../../common/eventually.js";
-import type { Namespace, NetnsFixture } from "../../test/support/netns-fixture.js";
+import type { Namespace, NetnsFixture } from "./netns-fixture.js";
 
 const SERVER = `
 const net = require("net"), dgram = require("dgram");
