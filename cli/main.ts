@@ -8,6 +8,7 @@ import { policyCommand } from "./commands/policy.js";
 import { tokenCommand } from "./commands/token.js";
 import { statusCommand } from "./commands/status.js";
 import { routeCommand } from "./commands/route.js";
+import { sidecarCommand } from "./commands/sidecar.js";
 import type { CliEnv } from "./context.js";
 
 const env: CliEnv = Object.freeze({
@@ -25,6 +26,7 @@ const program = new Command("weft")
 
 program.addCommand(controlCommand());
 program.addCommand(dnsCommand());
+program.addCommand(sidecarCommand());
 program.addCommand(tokenCommand(env));
 program.addCommand(statusCommand(env));
 program.addCommand(routeCommand(env));

@@ -1,0 +1,99 @@
+// The sidecar's composition root: from a frozen SidecarConfig it builds the metrics, the container
+// set, the channel watch and the ops listener, and stops them in reverse order.
+//
+// Where each container's listener comes from is the one difference between the modes:
+// - shared (default, one process per cell): a listening socket made inside the container's
+//   namespace by a short-lived helper (netns-listener.ts), a few at a time;
+// - per-container (`--instance`, the process runs inside the container's namespace, e.g. under
+//   `nsenter --net=...`): 0.0.0.0:61443 in its own namespace, after checking that it is the
+//   container's, so the port is never opened on the cell host by mistake.
+import pLimit from "p-limit";
+import { WeftError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { createMetricsRegistry, startOpsServer, type OpsServer } from "../common/ops-server.js";
+import type { SidecarContainerFile } from "../common/sidecar-contract.js";
+import type { SidecarConfig } from "./config.js";
+import { ContainerSet } from "./container-set.js";
+import { ContainerWatch } from "./container-watch.js";
+import { createSidecarMetrics } from "./metrics.js";
+import { isOwnNamespace, listenInNamespace } from "./netns-listener.js";
+import type { ListenTarget } from "./tls-front.js";
+
+export interface RunningSidecar {
+  readonly containers: ContainerSet;
+  readonly opsPort: number | undefined;
+  /** Re-reads the whole channel directory (SIGHUP). */
+  rescan(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SidecarDeps {
+  /** Replaces how listeners are made (tests: loopback ports without namespaces). */
+  readonly listenerFor?: (spec: SidecarContainerFile) => Promise<ListenTarget>;
+}
+
+function listenerFactory(config: SidecarConfig): (spec: SidecarContainerFile) => Promise<ListenTarget> {
+  if (config.mode.kind === "per-container") {
+    return async (spec) => {
+      if (!(await isOwnNamespace(spec.netnsPath))) {
+        throw new WeftError("FORBIDDEN", `this sidecar is not in ${spec.netnsPath}; run it inside the container's namespace (nsenter --net=${spec.netnsPath})`);
+      }
+      return { host: "0.0.0.0", port: config.listenPort };
+    };
+  }
+  const limit = pLimit(config.netns.concurrency);
+  return (spec) => limit(async () => ({ server: await listenInNamespace(spec.netnsPath, config.listenPort, config.netns) }));
+}
+
+export async function startSidecar(config: SidecarConfig, logger: Logger, deps: SidecarDeps = {}): Promise<RunningSidecar> {
+  const log = logger.child({ component: "sidecar" });
+  const registry = createMetricsRegistry("sidecar");
+  // The gauges read the set, which needs the metrics: a holder breaks the cycle.
+  const ref: { set?: ContainerSet } = {};
+  const metrics = createSidecarMetrics(registry, {
+    containers: () => ref.set?.size ?? 0,
+    activeConnections: () => ref.set?.activeConnections ?? 0,
+  });
+  const set = new ContainerSet({
+    channelDir: config.channelDir,
+    listenerFor: deps.listenerFor ?? listenerFactory(config),
+    limits: config.limits,
+    metrics,
+    logger: log,
+  });
+  ref.set = set;
+  const only = config.mode.kind === "per-container" ? config.mode.instanceGuid : undefined;
+  const watch = new ContainerWatch({ channelDir: config.channelDir, ...(only !== undefined ? { only } : {}), sync: (g) => set.sync(g), logger: log });
+  let ops: OpsServer | undefined;
+  try {
+    await watch.start();
+    if (config.opsListen !== undefined) {
+      ops = await startOpsServer({
+        ...config.opsListen,
+        registry,
+        logger: log,
+        health: () => {
+          const checks: Record<string, { ok: boolean; detail?: string }> = { watch: watch.healthy };
+          for (const [guid, why] of set.failures()) checks[`container:${guid}`] = { ok: false, detail: why };
+          return { healthy: Object.values(checks).every((c) => c.ok), checks };
+        },
+      });
+    }
+  } catch (err) {
+    watch.close();
+    await set.close();
+    throw err;
+  }
+  log.info({ mode: config.mode.kind, channelDir: config.channelDir, port: config.listenPort, containers: set.size }, "sidecar-started");
+  return {
+    containers: set,
+    opsPort: ops?.port,
+    rescan: () => watch.scan(set.guids()),
+    async stop() {
+      watch.close();
+      await ops?.close();
+      await set.close();
+      log.info("sidecar-stopped");
+    },
+  };
+}
