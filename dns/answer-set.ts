@@ -18,7 +18,7 @@ export interface AnswerSet {
 }
 
 export function encodeAnswerSet(addresses: readonly number[], ttlSeconds: number): AnswerSet {
-  const records = Buffer.alloc(addresses.length * RECORD_SIZE);
+  const records = Buffer.allocUnsafe(addresses.length * RECORD_SIZE);
   addresses.forEach((ip, i) => {
     const o = i * RECORD_SIZE;
     records[o] = 0xc0;

@@ -7,7 +7,7 @@
 //     AA set. Never NXDOMAIN;
 //   - any other name: forwarded, the upstream's answer passed through (SERVFAIL when none answers).
 // Local answers are sent synchronously from pre-encoded records; handle() never throws.
-import { errorMessage } from "../common/errors.js";
+import { WeftError, errorMessage } from "../common/errors.js";
 import { silentLogger, type Logger } from "../common/logger.js";
 import type { DnsStats } from "./dns-metrics.js";
 import type { Forwarder } from "./forwarder.js";
@@ -55,7 +55,7 @@ export class QueryHandler {
   constructor(private readonly opts: QueryHandlerOptions) {
     this.domainWires = opts.domains.map((d) => {
       const n = normalizeName(d);
-      if (n === undefined) throw new RangeError(`invalid internal domain ${JSON.stringify(d)}`);
+      if (n === undefined) throw new WeftError("INVALID_ARGUMENT", `invalid internal domain ${JSON.stringify(d)}`);
       return nameToWire(n);
     });
     this.log = opts.logger ?? silentLogger;

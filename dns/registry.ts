@@ -17,6 +17,7 @@
 // revision is not newer than the current one, are ignored. A snapshot always applies, even with an
 // older revision, since it is the control plane's whole current view (a restored database may
 // legitimately go back).
+import { WeftError } from "../common/errors.js";
 import { silentLogger, type Logger } from "../common/logger.js";
 import { encodeAnswerSet, answerAddresses } from "./answer-set.js";
 import { NameTable } from "./name-table.js";
@@ -54,7 +55,7 @@ export class DnsRegistry {
 
   constructor(opts: { ttlSeconds: number; logger?: Logger }) {
     if (!Number.isInteger(opts.ttlSeconds) || opts.ttlSeconds < 0 || opts.ttlSeconds > 0x7fffffff) {
-      throw new RangeError(`ttlSeconds must be an integer in 0..2147483647, got ${opts.ttlSeconds}`);
+      throw new WeftError("INVALID_ARGUMENT", `ttlSeconds must be an integer in 0..2147483647, got ${opts.ttlSeconds}`);
     }
     this.ttlSeconds = opts.ttlSeconds;
     this.log = opts.logger ?? silentLogger;

@@ -54,7 +54,7 @@ function serveConnection(sock: Socket, handler: QueryHandler, idleTimeoutMs: num
     },
   };
   sock.setTimeout(idleTimeoutMs, () => sock.destroy());
-  sock.on("error", (err) => log.debug({ err: errorMessage(err) }, "tcp-connection-error"));
+  sock.on("error", (err) => log.debug({ err: errorMessage(err) }, "tcp-connection-failed"));
   sock.on("end", () => {
     peerEnded = true;
     if (inFlight === 0) sock.end();
@@ -82,7 +82,7 @@ export async function startTcpListener(opts: TcpListenerOptions): Promise<TcpLis
     serveConnection(sock, opts.handler, opts.idleTimeoutMs, log);
   });
   server.maxConnections = opts.maxConnections;
-  server.on("drop", () => log.debug("tcp-connection-refused-over-limit"));
+  server.on("drop", () => log.debug("tcp-connection-refused"));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => {
@@ -90,10 +90,10 @@ export async function startTcpListener(opts: TcpListenerOptions): Promise<TcpLis
       resolve();
     });
   });
-  server.on("error", (err) => log.warn({ err: errorMessage(err) }, "tcp-server-error"));
+  server.on("error", (err) => log.warn({ err: errorMessage(err) }, "tcp-server-failed"));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : opts.port;
-  log.info({ host: opts.host, port }, "tcp-listening");
+  log.info({ host: opts.host, port }, "tcp-listener-started");
   return {
     port,
     get connectionCount() {

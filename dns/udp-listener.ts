@@ -36,13 +36,13 @@ export async function startUdpListener(opts: { host: string; port: number; handl
   let sendErrors = 0;
   socket.on("error", (err) => {
     // Log the first and then every 1000th, so a flood cannot flood the log too.
-    if (sendErrors++ % 1000 === 0) log.warn({ err: errorMessage(err), count: sendErrors }, "udp-socket-error");
+    if (sendErrors++ % 1000 === 0) log.warn({ err: errorMessage(err), count: sendErrors }, "udp-socket-failed");
   });
   socket.on("message", (msg, peer) => {
     opts.handler.handle(msg, channel, peer);
   });
   const port = socket.address().port;
-  log.info({ host: opts.host, port }, "udp-listening");
+  log.info({ host: opts.host, port }, "udp-listener-started");
   return {
     port,
     close: () =>

@@ -59,9 +59,19 @@ export function normalizeName(name: string): string | undefined {
 /** "backend.apps.internal" -> the wire bytes \x07backend\x04apps\x08internal (no root byte). */
 export function nameToWire(name: string): Buffer {
   if (name === "") return Buffer.alloc(0);
-  const parts: Buffer[] = [];
-  for (const label of name.split(".")) parts.push(Buffer.from([label.length]), Buffer.from(label, "latin1"));
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(name.length + 1);
+  let lengthAt = 0;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) {
+      out[lengthAt] = i - lengthAt;
+      lengthAt = i + 1;
+    } else {
+      out[i + 1] = c;
+    }
+  }
+  out[lengthAt] = name.length - lengthAt;
+  return out;
 }
 
 /** The dotted form of wire bytes [start, end) (no root byte), for logs and tests; odd bytes as \DDD. */

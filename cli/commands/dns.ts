@@ -52,7 +52,7 @@ export function dnsCommand(): Command {
       let upstreams = (flags.upstream ?? []).map(parseUpstream);
       if (upstreams.length === 0) {
         upstreams = withoutSelf(parseResolvConf(readFileSync(DNS_DEFAULTS.resolvConf, "utf8")), listen);
-        if (upstreams.length === 0) logger.warn({ file: DNS_DEFAULTS.resolvConf, effect: "names outside the internal domains get SERVFAIL" }, "no-upstream-resolvers");
+        if (upstreams.length === 0) logger.warn({ file: DNS_DEFAULTS.resolvConf, effect: "names outside the internal domains get SERVFAIL" }, "upstream-resolvers-missing");
       }
       const config: DnsConfig = Object.freeze({
         listen,
