@@ -1,0 +1,258 @@
+// `npm run bench:enforce`: new TCP connections per second through a cell with 100, 10,000 and
+// 50,000 policies, against the same path with no filtering, and the time to apply one policy
+// change at each size. Also a linear iptables chain with 50,000 rules (peer-figures D's design)
+// on the same path. Writes bench/results/enforce.json.
+//
+// Topology (namespaces from the netns fixture): one cell; a client container (app A, tag 1) and a
+// server container (app B) on it, wired by the kernel module. Every connection crosses the cell's
+// forward path, so each SYN goes through the ingress lookup. The client (core 0) keeps 16
+// connections in flight, each connect -> read "ok" -> close; the server (core 1) answers and closes.
+// Filler policies come from other tags to the server's app over a mix of 100 port ranges, plus
+// the one policy A->B tcp 8080 the traffic matches. Rates are the median of interleaved rounds,
+// with conntrack flushed between rounds so every round starts with the same table.
+// "Apply one" is adding (or removing) one policy through the reconciler's fast path
+// (applyPolicyChange): planning the touched group against the model, one nft transaction, and on
+// removal the conntrack cut. Also printed: the cost of a bare `nsenter --net=... true`, the floor
+// of every kernel call from Node here, and the design not taken (one interval set keyed by
+// tag . daddr . proto . dport-range), whose deletes are slow because nft dumps the set first.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createLinuxKernel, type LinuxKernel } from "../cni/kernel/linux-kernel.js";
+import { CellReconciler } from "../cni/plan/cell-reconciler.js";
+import type { DesiredCell, DesiredPolicy } from "../cni/plan/desired-state.js";
+import { createNetnsFixture, type Namespace, type NetnsFixture } from "../test/support/netns-fixture.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SIZES = [100, 10_000, 50_000] as const;
+const CLIENT_IP = "10.255.1.2";
+const SERVER_IP = "10.255.1.3";
+
+interface Args {
+  readonly rounds: number;
+  readonly seconds: number;
+  readonly applies: number;
+  readonly linear: boolean;
+  readonly out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const num = (flag: string, dflt: number) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? Number(argv[i + 1]) : dflt;
+  };
+  const outIndex = argv.indexOf("--out");
+  return {
+    rounds: num("--rounds", 3),
+    seconds: num("--seconds", 3),
+    applies: num("--applies", 15),
+    linear: !argv.includes("--no-linear"),
+    out: outIndex >= 0 ? (argv[outIndex + 1] ?? "") : join(here, "..", "..", "bench", "results", "enforce.json"),
+  };
+}
+
+const LOAD = `
+const net = require("net");
+const [ip, port, ms, conc] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
+const stop = Date.now() + ms;
+let n = 0, errs = 0, active = conc;
+function one() {
+  if (Date.now() > stop) { if (--active === 0) console.log(JSON.stringify({ n, errs })); return; }
+  const s = net.connect(port, ip);
+  s.on("data", () => {});
+  s.on("end", () => { n++; s.destroy(); one(); });
+  s.on("error", () => { errs++; s.destroy(); one(); });
+}
+for (let i = 0; i < conc; i++) one();`;
+
+const CLOSE_SERVER = `
+require("net").createServer((s) => { s.on("error", () => {}); s.end("ok"); }).listen(8080, process.argv[1], () => console.log("ready"));`;
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+const range = (xs: readonly number[]) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
+
+function fillerPolicies(n: number): DesiredPolicy[] {
+  const out: DesiredPolicy[] = [{ sourceTag: 1, destAppGuid: "B", protocol: "tcp", ports: { start: 8080, end: 8080 } }];
+  for (let i = 1; i < n; i++) {
+    const base = 9000 + (i % 100) * 10;
+    out.push({ sourceTag: 2 + (i % 65_000), destAppGuid: "B", protocol: i % 7 === 0 ? "udp" : "tcp", ports: { start: base, end: base + (i % 5) } });
+  }
+  return out;
+}
+
+async function connRate(fx: NetnsFixture, client: Namespace, seconds: number): Promise<number> {
+  const child = fx.spawn(client, ["taskset", "-c", "0", "node", "-e", LOAD, SERVER_IP, "8080", String(seconds * 1000), "16"]);
+  let out = "";
+  child.stdout?.on("data", (b: Buffer) => (out += b.toString()));
+  await new Promise<void>((resolve) => child.on("close", () => resolve()));
+  const r = JSON.parse(out.trim() || "{}") as { n?: number; errs?: number };
+  if (!r.n || (r.errs ?? 0) > r.n / 100) throw new Error(`load failed: ${out}`);
+  return r.n / seconds;
+}
+
+async function timeMs(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function linearChain(n: number): string {
+  // peer-figures D: tag mark + daddr + tcp dport -> ACCEPT per rule, the matching rule last.
+  const lines = ["*filter", ":WLIN - [0:0]", "-A FORWARD -j WLIN", "-A WLIN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"];
+  lines.push("-A WLIN -i w-010255001002 -j MARK --set-xmark 0x1/0xffffffff");
+  for (let i = 1; i < n; i++) {
+    lines.push(`-A WLIN -d ${SERVER_IP}/32 -p tcp --dport ${9000 + (i % 100) * 10} -m mark --mark 0x${(2 + (i % 65_000)).toString(16)} -j ACCEPT`);
+  }
+  lines.push(`-A WLIN -d ${SERVER_IP}/32 -p tcp --dport 8080 -m mark --mark 0x1 -j ACCEPT`, `-A WLIN -d ${SERVER_IP}/32 -j REJECT`, "COMMIT", "");
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const fx = await createNetnsFixture();
+  let kernel: LinuxKernel | undefined;
+  try {
+    const cell = await fx.addCell();
+    const client = await fx.addContainer();
+    const server = await fx.addContainer();
+    kernel = createLinuxKernel();
+    const rec = new CellReconciler({ kernel, netns: cell.path });
+    const desired = (policies: DesiredPolicy[]): DesiredCell => ({
+      overlayCidr: "10.255.0.0/16",
+      lease: { subnet: "10.255.1.0/24", underlayIp: cell.underlayIp },
+      underlayDev: cell.underlayDev,
+      remoteLeases: [],
+      containers: [
+        { id: "client", ip: CLIENT_IP, netns: client.path, appGuid: "A", tag: 1 },
+        { id: "server", ip: SERVER_IP, netns: server.path, appGuid: "B", tag: 2 },
+      ],
+      policies,
+    });
+    await rec.reconcile(desired(fillerPolicies(1)));
+    const srv = fx.spawn(server, ["taskset", "-c", "1", "node", "-e", CLOSE_SERVER, SERVER_IP]);
+    await new Promise<void>((resolve, reject) => {
+      srv.stdout?.on("data", (b: Buffer) => (String(b).includes("ready") ? resolve() : undefined));
+      srv.on("exit", () => reject(new Error("server exited")));
+    });
+
+    const loadMs: Record<number, number> = {};
+    const rates: Record<string, number[]> = { none: [], ...Object.fromEntries(SIZES.map((s) => [String(s), []])), linear: [] };
+    const configure = async (cfg: string) => {
+      await fx.exec(cell, ["iptables", "-F"]).catch(() => undefined);
+      if (cfg === "none") {
+        await fx.exec(cell, ["nft", "delete", "table", "inet", "weft"]).catch(() => undefined);
+        rec.invalidate();
+      } else if (cfg === "linear") {
+        await fx.exec(cell, ["nft", "delete", "table", "inet", "weft"]).catch(() => undefined);
+        rec.invalidate();
+        await fx.exec(cell, ["iptables-restore", "--noflush"], linearChain(50_000));
+      } else {
+        await fx.exec(cell, ["sh", "-c", "iptables -F; iptables -X; nft list tables | grep -q 'ip filter' && nft delete table ip filter || true"]);
+        const n = Number(cfg);
+        const ms = await timeMs(() => rec.reconcile(desired(fillerPolicies(n))));
+        loadMs[n] ??= ms;
+      }
+      await fx.exec(cell, ["conntrack", "-F"]).catch(() => undefined);
+    };
+    const configs = ["none", ...SIZES.map(String), ...(args.linear ? ["linear"] : [])];
+    for (let round = 0; round < args.rounds; round++) {
+      for (const cfg of configs) {
+        await configure(cfg);
+        const rate = await connRate(fx, client, args.seconds);
+        rates[cfg]?.push(rate);
+        console.error(`round ${round + 1} ${cfg}: ${rate.toFixed(0)} conn/s`);
+      }
+    }
+    await fx.exec(cell, ["sh", "-c", "iptables -F; iptables -X; nft list tables | grep -q 'ip filter' && nft delete table ip filter || true"]);
+
+    // One policy change at each size: add a policy, then remove it, through the reconciler's model.
+    const add: Record<number, number[]> = {};
+    const del: Record<number, number[]> = {};
+    const apply = (n: number) => [...(add[n] ?? []), ...(del[n] ?? [])];
+    for (const n of SIZES) {
+      const base = fillerPolicies(n);
+      const loaded = await timeMs(() => rec.reconcile(desired(base)));
+      console.error(`apply phase ${n}: full reconcile ${loaded.toFixed(0)} ms`);
+      add[n] = [];
+      del[n] = [];
+      for (let i = 0; i < args.applies; i++) {
+        const extra: DesiredPolicy = { sourceTag: 65_100 + i, destAppGuid: "B", protocol: "tcp", ports: { start: 7000 + i, end: 7000 + i } };
+        const grown = desired([...base, extra]);
+        const shrunk = desired(base);
+        add[n].push(await timeMs(() => rec.applyPolicyChange(grown, { added: [extra], removed: [] })));
+        del[n].push(await timeMs(() => rec.applyPolicyChange(shrunk, { added: [], removed: [extra] })));
+      }
+      console.error(`apply phase ${n}: add ${median(add[n]).toFixed(2)} ms, remove ${median(del[n]).toFixed(2)} ms`);
+      // A full reconcile may only find the port chains the fast path leaves for it.
+      const check = await rec.reconcile(desired(base));
+      const drift = check.ops.filter((o) => o.kind !== "applyRuleDelta" || o.delta.addAllow.length + o.delta.removeAllow.length > 0);
+      if (drift.length > 0) throw new Error(`model drifted from the kernel at ${n}: ${drift.map((o) => o.kind).join(",")}`);
+    }
+
+    // The design not taken: one concatenated interval set (tag . daddr . proto . dport range).
+    // Its lookups are fine, but nft dumps an interval set before deleting from it.
+    const alt = await fx.addContainer();
+    const altElems = fillerPolicies(50_000).map((p, i) => `0x${p.sourceTag.toString(16)} . 10.255.${1 + (i % 200)}.${1 + ((i >> 8) % 250)} . ${p.protocol} . ${p.ports.start}-${p.ports.end}`);
+    await fx.exec(alt, ["nft", "-f", "-"], `add table inet alt\nadd set inet alt allow { type mark . ipv4_addr . inet_proto . inet_service; flags interval; }\n`);
+    await fx.exec(alt, ["nft", "-f", "-"], `add element inet alt allow { ${[...new Set(altElems)].join(", ")} }\n`);
+    const altAdd: number[] = [];
+    const altDel: number[] = [];
+    for (let i = 0; i < Math.min(args.applies, 10); i++) {
+      const e = `0xfff0 . 10.9.9.${i} . tcp . 7000-7010`;
+      altAdd.push(await timeMs(() => fx.exec(alt, ["nft", "-f", "-"], `add element inet alt allow { ${e} }\n`)));
+      altDel.push(await timeMs(() => fx.exec(alt, ["nft", "-f", "-"], `delete element inet alt allow { ${e} }\n`)));
+    }
+    const floor: number[] = [];
+    for (let i = 0; i < 15; i++) floor.push(await timeMs(() => fx.exec(cell, ["true"])));
+
+    const none = median(rates.none ?? []);
+    const rows: { metric: string; unit: string; ours: number; peer: string; peerValue: number; ratio: number }[] = [];
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    for (const n of SIZES) {
+      const ours = median(rates[String(n)] ?? []);
+      rows.push({ metric: `conn_rate_${n}`, unit: "conn/s", ours: Math.round(ours), peer: "same path, no filtering", peerValue: Math.round(none), ratio: r2(ours / none) });
+    }
+    if (args.linear) {
+      const lin = median(rates.linear ?? []);
+      rows.push({ metric: "conn_rate_linear_iptables_50000", unit: "conn/s", ours: Math.round(lin), peer: "same path, no filtering", peerValue: Math.round(none), ratio: r2(lin / none) });
+    }
+    for (const n of SIZES) {
+      const ours = median(apply(n));
+      rows.push({ metric: `apply_one_ms_${n}`, unit: "ms", ours: r2(ours), peer: "goal", peerValue: 10, ratio: r2(ours / 10) });
+    }
+    rows.push({ metric: "alt_interval_set_delete_one_ms_50000", unit: "ms", ours: r2(median(altDel)), peer: "goal", peerValue: 10, ratio: r2(median(altDel) / 10) });
+    for (const n of SIZES) {
+      rows.push({ metric: `load_all_ms_${n}`, unit: "ms", ours: Math.round(loadMs[n] ?? 0), peer: "none", peerValue: 0, ratio: 0 });
+    }
+    console.log("metric                              ours        peer (value)                      ratio");
+    for (const r of rows) console.log(`${r.metric.padEnd(34)} ${String(r.ours).padStart(9)} ${r.unit.padEnd(7)} ${r.peer} (${r.peerValue})  ${r.ratio}`);
+    for (const [cfg, xs] of Object.entries(rates)) if (xs.length > 0) console.log(`rounds ${cfg}: ${xs.map((x) => x.toFixed(0)).join(", ")} (spread ${range(xs)})`);
+    for (const n of SIZES) {
+      const xs = apply(n);
+      console.log(
+        `apply ${n}: median ${median(xs).toFixed(2)} ms (add ${median(add[n] ?? []).toFixed(2)}, remove ${median(del[n] ?? []).toFixed(2)}), max ${Math.max(...xs).toFixed(2)} ms over ${xs.length}`,
+      );
+    }
+    console.log(`interval-set design at 50,000 (nft -f per change): add ${median(altAdd).toFixed(2)} ms, delete ${median(altDel).toFixed(2)} ms`);
+    console.log(`exec floor (nsenter --net=<cell> true from Node): median ${median(floor).toFixed(2)} ms, spread ${Math.min(...floor).toFixed(1)}-${Math.max(...floor).toFixed(1)} ms`);
+    console.log(`load average: ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+    mkdirSync(dirname(args.out), { recursive: true });
+    writeFileSync(args.out, JSON.stringify({ bench: "enforce", rows }, null, 2) + "\n");
+    console.log(`wrote ${args.out}`);
+  } finally {
+    kernel?.close();
+    await fx.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
+
