@@ -56,6 +56,7 @@ export function registerAppRoutes(app: Hono<Env>, deps: ApiDeps): void {
   app.get("/weft/v1/apps", async (c) => {
     const principal = requireScopes(c, WRITE_SCOPES);
     const name = c.req.query("name");
+    if (name !== undefined && name !== "" && !isStorableId(name)) throw new HttpError(400, `invalid name, ${ID_RULE}`);
     const apps = await deps.store.listApps({
       ...(name !== undefined ? { name } : {}),
       ...(principal.isAdmin ? {} : { spaces: principal.spaces }),

@@ -1,16 +1,24 @@
 // Reads a request body with a hard cap (CF: 10 MB, else 400 "failed reading request body") and
-// parses JSON with CF's "mapper: unmarshal json: ..." error.
+// parses JSON with CF's "mapper: unmarshal json: ..." error. The body must be valid UTF-8, as JSON
+// requires: decoding it leniently would turn distinct byte strings into the same U+FFFD id.
 import type { Context } from "hono";
 import { HttpError } from "./http-error.js";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const READ_FAILED = "failed reading request body";
+// An oversized body is not read to its end, and the connection is dropped after the answer
+// (cancelled stream, or a drain that gives up), so say so: a keep-alive client must not send its
+// next request on it.
+const CLOSE = { Connection: "close" };
+// fatal: invalid UTF-8 throws. ignoreBOM keeps a leading BOM in the text, so JSON.parse rejects it
+// as Go's decoder does.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-export async function readBody(c: Context, limit = MAX_BODY_BYTES): Promise<string> {
+async function readBytes(c: Context, limit: number): Promise<Buffer> {
   const declared = c.req.header("content-length");
-  if (declared !== undefined && Number(declared) > limit) throw new HttpError(400, READ_FAILED);
+  if (declared !== undefined && Number(declared) > limit) throw new HttpError(400, READ_FAILED, CLOSE);
   const stream = c.req.raw.body;
-  if (!stream) return "";
+  if (!stream) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader: ReadableStreamDefaultReader<Uint8Array> = stream.getReader();
@@ -21,7 +29,7 @@ export async function readBody(c: Context, limit = MAX_BODY_BYTES): Promise<stri
       size += value.byteLength;
       if (size > limit) {
         await reader.cancel().catch(() => undefined);
-        throw new HttpError(400, READ_FAILED);
+        throw new HttpError(400, READ_FAILED, CLOSE);
       }
       chunks.push(value);
     }
@@ -29,11 +37,21 @@ export async function readBody(c: Context, limit = MAX_BODY_BYTES): Promise<stri
     if (err instanceof HttpError) throw err;
     throw new HttpError(400, READ_FAILED, {}, { cause: err });
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/** The body as text; 400 with errorPrefix when it is not valid UTF-8. */
+export async function readBody(c: Context, limit = MAX_BODY_BYTES, errorPrefix = ""): Promise<string> {
+  const bytes = await readBytes(c, limit);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (err) {
+    throw new HttpError(400, `${errorPrefix}invalid UTF-8 in request body`, {}, { cause: err });
+  }
 }
 
 export async function readJson(c: Context, errorPrefix: string): Promise<unknown> {
-  const text = await readBody(c);
+  const text = await readBody(c, MAX_BODY_BYTES, errorPrefix);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

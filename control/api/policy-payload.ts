@@ -78,9 +78,12 @@ export const ID_RULE = "must be 1-255 characters without control characters";
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+// In u-mode a paired surrogate is one code point, so this matches only unpaired ones. JSON allows
+// "\ud800", but PostgreSQL rejects it in jsonb and cannot store it as text.
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
 export function isStorableId(id: string): boolean {
-  return id.length > 0 && id.length <= 255 && !CONTROL_CHARS.test(id);
+  return id.length > 0 && id.length <= 255 && !CONTROL_CHARS.test(id) && !LONE_SURROGATE.test(id);
 }
 
 function validateOne(p: RawPolicy, version: ApiVersion): string | undefined {
