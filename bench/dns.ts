@@ -16,7 +16,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "../common/logger.js";
@@ -138,11 +138,11 @@ function saturate(server: Server, dir: string, seconds: number): { qps: number; 
   return { qps: num(out, /Queries per second:\s+([\d.]+)/), cpuUs: (ticks * 1e6) / 100 / completed, completed, lostPct: num(out, /Queries lost:\s+\d+ \(([\d.]+)%\)/), rcodes: /Response codes:\s+(.*)/.exec(out)?.[1] ?? "" };
 }
 
-function atFixedRate(server: Server, dir: string, seconds: number): { p50: number; p99: number; answered: number; lost: number } {
+function atFixedRate(server: Server, dir: string, seconds: number): { p50: number; p90: number; p99: number; p999: number; answered: number; lost: number } {
   const out = dnsperf(server.port, dir, ["-l", String(seconds), "-Q", String(FIXED_RATE), "-v"]);
   const latencies = [...out.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { p50: pct(50), p99: pct(99), answered: latencies.length, lost: num(out, /Queries lost:\s+(\d+)/) };
+  return { p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), answered: latencies.length, lost: num(out, /Queries lost:\s+(\d+)/) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -171,6 +171,8 @@ async function main(): Promise<void> {
     buildData(dir);
     const base = 20000 + Math.floor(Math.random() * 20000);
     servers.push(startServer("weft", base, dir), startServer("dnsmasq", base + 1, dir), startServer("unbound", base + 2, dir));
+    const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+    console.log(`load average at start: ${load()} (on ${cpus().length} cores; other work on the machine shows up as noise)`);
     for (const s of servers) await waitReady(s);
     for (const s of servers) console.log(`${s.name}: pid ${s.child.pid}, port ${s.port}, a miss answers rcode ${await probe(s.port, "miss0.apps.internal")}`);
     const sat = new Map<string, ReturnType<typeof saturate>[]>(servers.map((s) => [s.name, []]));
@@ -183,7 +185,7 @@ async function main(): Promise<void> {
     }
     const fixed = new Map(servers.map((s) => {
       const r = atFixedRate(s, dir, args.rateSeconds);
-      console.log(`${s.name} at ${FIXED_RATE} q/s: p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${r.answered} answered, ${r.lost} lost`);
+      console.log(`${s.name} at ${FIXED_RATE} q/s: p50 ${r.p50.toFixed(3)} ms, p90 ${r.p90.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, p99.9 ${r.p999.toFixed(3)} ms, ${r.answered} answered, ${r.lost} lost`);
       return [s.name, r] as const;
     }));
     const value = (name: string, metric: string): number => {
@@ -205,7 +207,7 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(`${r.metric.padEnd(20)} ${r.unit.padEnd(5)} ${String(r.ours).padEnd(11)} ${r.peer.padEnd(9)} ${String(r.peerValue).padEnd(11)} ${r.ratio}`);
     mkdirSync(dirname(args.out), { recursive: true });
     writeFileSync(args.out, JSON.stringify({ bench: "dns", rows }, null, 2) + "\n");
-    console.log(`\nwrote ${args.out}`);
+    console.log(`\nload average at end: ${load()}\nwrote ${args.out}`);
   } finally {
     for (const s of servers) s.child.kill("SIGTERM");
     await Promise.all(servers.map((s) => (s.child.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => s.child.once("exit", () => r())))));
