@@ -58,5 +58,5 @@ describe("migrations", () => {
     } finally {
       await second.close();
     }
-  });
+  }, 180_000);
 });
