@@ -35,6 +35,8 @@ export interface SidecarConfig {
   readonly channelDir: string;
   /** Port of the TLS listener in each container's namespace (61443; tests use others). */
   readonly listenPort: number;
+  /** Per-container mode: the address to bind in the container's namespace (0.0.0.0; tests use loopback). */
+  readonly listenHost: string;
   readonly limits: ProxyLimits;
   /** Metrics and health; undefined = no ops listener. */
   readonly opsListen?: { readonly host: string; readonly port: number };
@@ -45,6 +47,7 @@ export interface SidecarConfig {
 export const SIDECAR_DEFAULTS = Object.freeze({
   channelDir: DEFAULT_CHANNEL_DIR,
   listenPort: SIDECAR_PORT,
+  listenHost: "0.0.0.0",
   opsListen: "127.0.0.1:4064",
   netns: Object.freeze({ nsenterPath: "nsenter", concurrency: 4, timeoutMs: 30_000 }),
 });

@@ -55,6 +55,16 @@ interface Runner {
 const shapeOf = (f: SidecarContainerFile): string =>
   JSON.stringify([f.netnsPath, f.containerIp, f.appPort ?? DEFAULT_APP_PORT, f.options ?? {}]);
 
+/** The generation a file that failed its checks claims, so the agent waiting for it hears the refusal. */
+function claimedGeneration(text: string): number {
+  try {
+    const g = (JSON.parse(text) as { generation?: unknown }).generation;
+    return typeof g === "number" && Number.isSafeInteger(g) ? g : 0;
+  } catch {
+    return 0;
+  }
+}
+
 const uriOf = (creds: ServingCredentials): string | undefined =>
   (creds.leaf.subjectAltName ?? "").split(", ").find((s) => s.startsWith("URI:"))?.slice(4);
 
@@ -134,7 +144,7 @@ export class ContainerSet {
       const served = this.served.get(guid);
       log.error({ err, generation: file?.generation, servingGeneration: served?.generation }, "container-apply-failed");
       await this.writeStatus(guid, {
-        generation: file?.generation ?? 0,
+        generation: file?.generation ?? claimedGeneration(text),
         state: "failed",
         ...(served !== undefined ? { servingGeneration: served.generation, serialNumber: served.creds.serialNumber } : {}),
         error: { code, message: errorMessage(err) },

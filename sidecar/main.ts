@@ -38,7 +38,7 @@ function listenerFactory(config: SidecarConfig): (spec: SidecarContainerFile) =>
       if (!(await isOwnNamespace(spec.netnsPath))) {
         throw new WeftError("FORBIDDEN", `this sidecar is not in ${spec.netnsPath}; run it inside the container's namespace (nsenter --net=${spec.netnsPath})`);
       }
-      return { host: "0.0.0.0", port: config.listenPort };
+      return { host: config.listenHost, port: config.listenPort };
     };
   }
   const limit = pLimit(config.netns.concurrency);

@@ -4,7 +4,8 @@
 // - Rotation swaps the secure context (server.setSecureContext): handshakes that start afterwards
 //   get the new certificate, connections already open keep theirs and are never touched.
 // - Handshake timeout and a cap on open connections come from node:tls and net.Server
-//   (handshakeTimeout, maxConnections). On top of that, connections still in their handshake are
+//   (handshakeTimeout, maxConnections); node:tls only reports the timeout (tlsClientError), so
+//   the socket is destroyed there. On top of that, connections still in their handshake are
 //   kept in arrival order, and past maxPendingHandshakes the oldest is closed: idle or slowloris
 //   clients cannot fill the slots real clients need, and memory stays bounded.
 // - Half-close is turned on only after the handshake (socket.allowHalfOpen = true), so a client that
@@ -59,8 +60,10 @@ export class TlsFront {
     this.server.on("drop", () => metrics.connections.refused.inc());
     this.server.on("connection", (raw: Socket) => this.onConnection(raw));
     this.server.on("secureConnection", (socket: TLSSocket) => this.onSecure(socket));
-    this.server.on("tlsClientError", (err: NodeJS.ErrnoException) => {
+    this.server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       metrics.connections.handshake_failed.inc();
+      // node:tls reports a handshake timeout here but leaves the socket open: close it.
+      socket.destroy();
       if (opts.logger.isLevelEnabled("debug")) opts.logger.debug({ code: err.code, err: err.message }, "handshake-failed");
     });
     this.server.on("error", (err) => opts.logger.error({ err }, "listener-failed"));

@@ -12,6 +12,7 @@ interface SidecarFlags {
   channelDir: string;
   instance?: string;
   port: string;
+  listenHost: string;
   opsListen?: string;
   handshakeTimeout: string;
   idleTimeout: string;
@@ -34,6 +35,7 @@ export function sidecarCommand(): Command {
     .option("--channel-dir <dir>", "directory the agent writes containers/ into", SIDECAR_DEFAULTS.channelDir)
     .option("--instance <guid>", "serve only this container, from inside its network namespace (one process per container)")
     .option("--port <port>", "TLS port inside each container", String(SIDECAR_DEFAULTS.listenPort))
+    .option("--listen-host <ip>", "with --instance: the address to bind in the namespace", SIDECAR_DEFAULTS.listenHost)
     .option("--ops-listen <host:port>", `metrics and health listen address (default ${SIDECAR_DEFAULTS.opsListen} for the shared sidecar, none with --instance)`)
     .option("--handshake-timeout <ms>", "TLS handshake deadline", String(DEFAULT_LIMITS.handshakeTimeoutMs))
     .option("--idle-timeout <ms>", "close connections idle this long", String(DEFAULT_LIMITS.idleTimeoutMs))
@@ -58,6 +60,7 @@ export function sidecarCommand(): Command {
         mode: flags.instance !== undefined ? { kind: "per-container" as const, instanceGuid: flags.instance } : { kind: "shared" as const },
         channelDir: flags.channelDir,
         listenPort: port,
+        listenHost: flags.listenHost,
         limits,
         ...(opsListen !== undefined ? { opsListen: parseHostPort(opsListen, "127.0.0.1") } : {}),
         netns: Object.freeze({ ...SIDECAR_DEFAULTS.netns, concurrency: positiveInt("netns-concurrency", flags.netnsConcurrency) }),

@@ -33,6 +33,7 @@ export async function startHarness(opts: { limits?: Partial<ProxyLimits>; logger
     mode: { kind: "shared" },
     channelDir: dir,
     listenPort: 0,
+    listenHost: "127.0.0.1",
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     ...(opts.opsPort !== undefined ? { opsListen: { host: "127.0.0.1", port: opts.opsPort } } : {}),
     netns: { nsenterPath: "nsenter", concurrency: 4, timeoutMs: 30_000 },
