@@ -170,14 +170,11 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     expect(cross.lines.at(-1)).toMatch(/^error:(ECONNRESET|EPIPE|CLOSED)/);
     expect(await probe(fx, ctr.a1!, "tcp", "10.255.2.2", 8085)).toBe("error:ECONNREFUSED");
     expect(await probe(fx, ctr.a1!, "udp", "10.255.1.3", 8080)).toMatch(/^error:/);
-    // The next full reconcile deletes the port chains nothing refers to any more, then nothing.
-    const gc = await reconcileAll();
-    for (const r of gc) {
+    // The next full reconcile removes the port classes nothing refers to any more, then nothing.
+    for (const r of await reconcileAll()) {
       const op = r.ops[0];
       expect(r.ops).toHaveLength(1);
-      expect(op?.kind === "applyRuleDelta" && [...op.delta.deletePortChains].sort()).toEqual(
-        r === gc[1] ? ["ports_8080", "ports_8080-8090"] : ["ports_8080-8090"],
-      );
+      expect(op?.kind === "applyRuleDelta" && op.delta.resetPortClasses).toEqual([]);
     }
     expect((await reconcileAll()).map((r) => r.ops)).toEqual([[], []]);
   });

@@ -50,16 +50,17 @@ export interface ContainerVethSpec {
   readonly mtu: number;
 }
 
-/** (source tag, destination IP, protocol) -> the port chain that accepts its port ranges. */
+/** (source tag, destination IP, protocol) -> the port class whose ranges it accepts. */
 export interface AllowEntry {
   readonly tag: number;
   readonly ip: string;
   readonly protocol: Protocol;
-  readonly chain: string;
+  readonly classId: number;
 }
 
-export interface PortChainSpec {
-  readonly name: string;
+/** A port class: an id (>= PORT_CLASS_BASE, never a tag) shared by every key with these ranges. */
+export interface PortClass {
+  readonly id: number;
   readonly ranges: readonly PortRange[];
 }
 
@@ -72,9 +73,14 @@ export interface RuleDelta {
   readonly createTable: boolean;
   /** Base chains whose rules are flushed and re-added (missing, tampered or outdated). */
   readonly rebuildBaseChains: readonly string[];
-  /** Port chains created, or flushed and refilled. */
-  readonly putPortChains: readonly PortChainSpec[];
-  readonly deletePortChains: readonly string[];
+  /** Port classes added. */
+  readonly addPortClasses: readonly PortClass[];
+  /**
+   * When set, the `ports` set is flushed and refilled with exactly these classes, in the same
+   * transaction. Removing classes this way never depends on how nft stored their intervals,
+   * and the set is small (one element per distinct range), so this stays cheap.
+   */
+  readonly resetPortClasses: readonly PortClass[] | undefined;
   readonly addContainers: readonly string[];
   readonly removeContainers: readonly string[];
   readonly addTags: readonly { readonly ip: string; readonly tag: number }[];
@@ -121,11 +127,11 @@ export interface ObservedFilter {
   readonly present: boolean;
   /** Base chain -> comments of its rules, in order. */
   readonly baseChains: ReadonlyMap<string, readonly string[]>;
-  /** Port chain -> its ranges (read from the rule comments); undefined when a rule is foreign. */
-  readonly portChains: ReadonlyMap<string, readonly PortRange[] | undefined>;
+  /** Port class id -> its ranges. */
+  readonly portClasses: ReadonlyMap<number, readonly PortRange[]>;
   readonly containers: ReadonlySet<string>;
   readonly tags: ReadonlyMap<string, number>;
-  /** allowKey(tag, ip, protocol) -> chain. */
+  /** allowKey(tag, ip, protocol) -> entry. */
   readonly allow: ReadonlyMap<string, AllowEntry>;
   readonly overlay: ReadonlySet<string>;
 }
@@ -179,7 +185,7 @@ export function emptyFilter(): ObservedFilter {
   return {
     present: false,
     baseChains: new Map(),
-    portChains: new Map(),
+    portClasses: new Map(),
     containers: new Set(),
     tags: new Map(),
     allow: new Map(),
@@ -205,8 +211,8 @@ export function emptyDelta(): RuleDelta {
   return {
     createTable: false,
     rebuildBaseChains: [],
-    putPortChains: [],
-    deletePortChains: [],
+    addPortClasses: [],
+    resetPortClasses: undefined,
     addContainers: [],
     removeContainers: [],
     addTags: [],

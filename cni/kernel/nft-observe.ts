@@ -1,11 +1,10 @@
 // Reads `nft -j list table inet weft` into the ObservedFilter the planner diffs against. Base
-// rules are recognised by their comments, port chains by their name prefix and per-rule range
-// comments, and the sets and maps by their elements. Anything unrecognised in a base chain or a
-// port chain shows up as a foreign comment (or none), which makes the planner rebuild that chain.
+// rules are recognised by their comments, and the sets and maps by their elements. Anything
+// unrecognised in a base chain shows up as a foreign comment (or none), which makes the planner
+// rebuild that chain.
 import { WeftError } from "../../common/errors.js";
 import { allowKey, emptyFilter, type AllowEntry, type ObservedFilter, type Protocol } from "./kernel-types.js";
-import { PORT_CHAIN_PREFIX, portRangeFromComment } from "./nft-ruleset.js";
-import { parseRange, type PortRange } from "./port-ranges.js";
+import type { PortRange } from "./port-ranges.js";
 
 type Json = Record<string, unknown>;
 
@@ -34,7 +33,7 @@ export function parseNftTable(text: string): ObservedFilter {
   const items = isObj(doc) && Array.isArray(doc.nftables) ? (doc.nftables as unknown[]) : [];
   const f = emptyFilter();
   const baseChains = new Map<string, string[]>();
-  const portChains = new Map<string, PortRange[] | undefined>();
+  const portClasses = new Map<number, PortRange[]>();
   const containers = new Set<string>();
   const tags = new Map<string, number>();
   const allow = new Map<string, AllowEntry>();
@@ -44,28 +43,19 @@ export function parseNftTable(text: string): ObservedFilter {
   for (const item of items) {
     if (!isObj(item)) continue;
     if (isObj(item.table)) present = true;
-    if (isObj(item.chain) && typeof item.chain.name === "string") {
-      const name = item.chain.name;
-      if (name.startsWith(PORT_CHAIN_PREFIX)) portChains.set(name, []);
-      else baseChains.set(name, []);
-    }
+    if (isObj(item.chain) && typeof item.chain.name === "string") baseChains.set(item.chain.name, []);
     if (isObj(item.rule) && typeof item.rule.chain === "string") {
       const chain = item.rule.chain;
       const comment = typeof item.rule.comment === "string" ? item.rule.comment : "";
-      if (chain.startsWith(PORT_CHAIN_PREFIX)) {
-        const ranges = portChains.get(chain);
-        const range = parseRange(portRangeFromComment(comment) ?? "");
-        portChains.set(chain, ranges && range ? [...ranges, range] : undefined);
-      } else {
-        baseChains.set(chain, [...(baseChains.get(chain) ?? []), comment]);
-      }
+      baseChains.set(chain, [...(baseChains.get(chain) ?? []), comment]);
     }
     const set = isObj(item.set) ? item.set : isObj(item.map) ? item.map : undefined;
     if (set && typeof set.name === "string" && Array.isArray(set.elem)) {
-      for (const e of set.elem as unknown[]) readElement(set.name, e, { containers, tags, allow, overlay });
+      for (const e of set.elem as unknown[]) readElement(set.name, e, { containers, tags, allow, overlay, portClasses });
     }
   }
-  return { ...f, present, baseChains, portChains, containers, tags, allow, overlay };
+  for (const ranges of portClasses.values()) ranges.sort((a, b) => a.start - b.start);
+  return { ...f, present, baseChains, portClasses, containers, tags, allow, overlay };
 }
 
 interface Sinks {
@@ -73,6 +63,16 @@ interface Sinks {
   tags: Map<string, number>;
   allow: Map<string, AllowEntry>;
   overlay: Set<string>;
+  portClasses: Map<number, PortRange[]>;
+}
+
+function portOf(v: unknown): PortRange | undefined {
+  if (typeof v === "number") return { start: v, end: v };
+  if (isObj(v) && Array.isArray(v.range)) {
+    const [start, end] = v.range as unknown[];
+    if (typeof start === "number" && typeof end === "number") return { start, end };
+  }
+  return undefined;
 }
 
 function readElement(set: string, e: unknown, s: Sinks): void {
@@ -81,21 +81,24 @@ function readElement(set: string, e: unknown, s: Sinks): void {
     const p = elemPrefix(e);
     if (p) s.overlay.add(p.includes("/") ? p : `${p}/32`);
   }
+  if (set === "ports" && isObj(e) && Array.isArray(e.concat)) {
+    const [idV, portV] = e.concat as unknown[];
+    const id = toNumber(idV);
+    const range = portOf(portV);
+    if (id !== undefined && range) s.portClasses.set(id, [...(s.portClasses.get(id) ?? []), range]);
+  }
   if (!Array.isArray(e)) return;
   const [key, value] = e as unknown[];
   if (set === "tags" && typeof key === "string") {
     const tag = toNumber(value);
     if (tag !== undefined) s.tags.set(key, tag);
   }
-  if (set === "allow" && isObj(key) && Array.isArray(key.concat) && isObj(value)) {
+  if (set === "allow" && isObj(key) && Array.isArray(key.concat)) {
     const [tagV, ip, proto] = key.concat as unknown[];
     const tag = toNumber(tagV);
-    const target = isObj(value.jump) ? value.jump.target : isObj(value.goto) ? value.goto.target : undefined;
-    if (tag === undefined || typeof ip !== "string" || (proto !== "tcp" && proto !== "udp")) return;
+    const classId = toNumber(value);
+    if (tag === undefined || classId === undefined || typeof ip !== "string" || (proto !== "tcp" && proto !== "udp")) return;
     const protocol: Protocol = proto;
-    // A verdict other than a jump to a port chain is foreign; keep it with an empty chain so
-    // the planner replaces it.
-    const chain = typeof target === "string" ? target : "";
-    s.allow.set(allowKey(tag, ip, protocol), { tag, ip, protocol, chain });
+    s.allow.set(allowKey(tag, ip, protocol), { tag, ip, protocol, classId });
   }
 }

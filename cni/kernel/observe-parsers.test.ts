@@ -4,7 +4,7 @@ import { parseFdb } from "./link-observe.js";
 import { parseNftTable } from "./nft-observe.js";
 
 describe("nft observation", () => {
-  it("reads base rule comments, port chains, sets and the verdict map", () => {
+  it("reads base rule comments, sets, the allow map and port classes", () => {
     const doc = {
       nftables: [
         { metainfo: {} },
@@ -12,14 +12,11 @@ describe("nft observation", () => {
         { set: { name: "containers", elem: ["10.255.1.2", "10.255.1.3"] } },
         { map: { name: "tags", elem: [["10.255.1.2", 5]] } },
         { set: { name: "overlay", elem: [{ prefix: { addr: "10.255.0.0", len: 16 } }] } },
-        { map: { name: "allow", elem: [[{ concat: [5, "10.255.1.3", "tcp"] }, { jump: { target: "ports_8080-8090" } }]] } },
+        { map: { name: "allow", elem: [[{ concat: [5, "10.255.1.3", "tcp"] }, 65537]] } },
+        { set: { name: "ports", elem: [{ concat: [65537, 9000] }, { concat: [65537, { range: [8080, 8090] }] }] } },
         { chain: { name: "forward" } },
-        { chain: { name: "ports_8080-8090" } },
-        { chain: { name: "ports_9000" } },
         { rule: { chain: "forward", comment: "weft:v1:established" } },
         { rule: { chain: "forward" } },
-        { rule: { chain: "ports_8080-8090", comment: "weft:v1:ports:8080-8090" } },
-        { rule: { chain: "ports_9000", comment: "someone else" } },
       ],
     };
     const f = parseNftTable(JSON.stringify(doc));
@@ -27,11 +24,9 @@ describe("nft observation", () => {
     expect([...f.containers]).toEqual(["10.255.1.2", "10.255.1.3"]);
     expect(f.tags.get("10.255.1.2")).toBe(5);
     expect([...f.overlay]).toEqual(["10.255.0.0/16"]);
-    expect(f.allow.get("5|10.255.1.3|tcp")?.chain).toBe("ports_8080-8090");
+    expect(f.allow.get("5|10.255.1.3|tcp")?.classId).toBe(0x10001);
     expect(f.baseChains.get("forward")).toEqual(["weft:v1:established", ""]);
-    expect(f.portChains.get("ports_8080-8090")).toEqual([{ start: 8080, end: 8090 }]);
-    expect(f.portChains.get("ports_9000")).toBeUndefined();
-    expect(f.portChains.has("ports_9000")).toBe(true);
+    expect(f.portClasses.get(0x10001)).toEqual([{ start: 8080, end: 8090 }, { start: 9000, end: 9000 }]);
   });
 });
 

@@ -62,10 +62,11 @@ describe("cell planner", () => {
     const rules = plan.ops[3];
     if (rules?.kind !== "applyRuleDelta") throw new Error("expected rules");
     expect(rules.delta.createTable).toBe(true);
-    expect(rules.delta.addAllow.map((e) => `${e.tag}.${e.ip}.${e.protocol}:${e.chain}`).sort()).toEqual([
-      "1.10.255.1.3.tcp:ports_8080-8090",
-      "1.10.255.1.4.tcp:ports_8080-8090",
+    expect(rules.delta.addAllow.map((e) => `${e.tag}.${e.ip}.${e.protocol}:${e.classId.toString(16)}`).sort()).toEqual([
+      "1.10.255.1.3.tcp:10000",
+      "1.10.255.1.4.tcp:10000",
     ]);
+    expect(rules.delta.addPortClasses).toEqual([{ id: 0x10000, ranges: [{ start: 8080, end: 8090 }] }]);
     expect(rules.delta.addTags).toEqual([
       { ip: "10.255.1.2", tag: 1 },
       { ip: "10.255.1.3", tag: 2 },
@@ -79,12 +80,12 @@ describe("cell planner", () => {
     expect(planCell(cell(), emptyCell())).toEqual({ kind: "blocked", reason: "underlay device eth0 not found" });
   });
 
-  it("keeps a 1-65535 range as one port chain with one range", () => {
+  it("keeps a 1-65535 range as one port class with one range", () => {
     const plan = planCell(cell([tcp(1, 65535)]), { ...emptyCell(), underlayMtu: 1500 });
     if (plan.kind !== "ops") throw new Error(plan.reason);
     const rules = plan.ops.find((o) => o.kind === "applyRuleDelta");
-    expect(rules?.kind === "applyRuleDelta" && rules.delta.putPortChains).toEqual([
-      { name: "ports_1-65535", ranges: [{ start: 1, end: 65535 }] },
+    expect(rules?.kind === "applyRuleDelta" && rules.delta.addPortClasses).toEqual([
+      { id: 0x10000, ranges: [{ start: 1, end: 65535 }] },
     ]);
   });
 });
@@ -109,8 +110,9 @@ describe("cell reconciler", () => {
     expect(r.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "flushConntrack"]);
     const [delta, cut] = r.ops;
     if (delta?.kind !== "applyRuleDelta" || cut?.kind !== "flushConntrack") throw new Error("unexpected ops");
-    expect(delta.delta.putPortChains.map((p) => p.name)).toEqual(["ports_8080-8090"]);
-    expect(delta.delta.deletePortChains).toEqual(["ports_8080-9000"]);
+    // The old class is unused: the small ports set is refilled with exactly the classes in use.
+    expect(delta.delta.addPortClasses).toEqual([]);
+    expect(delta.delta.resetPortClasses).toEqual([{ id: 0x10001, ranges: [{ start: 8080, end: 8090 }] }]);
     expect(delta.delta.removeAllow).toHaveLength(2);
     expect(delta.delta.addAllow).toHaveLength(2);
     expect(cut.cuts).toEqual([
@@ -182,22 +184,24 @@ describe("policy change fast path", () => {
     expect(grow.ops.map((o) => o.kind)).toEqual(["applyRuleDelta"]);
     const delta = grow.ops[0];
     if (delta?.kind !== "applyRuleDelta") throw new Error("expected a delta");
-    expect(delta.delta.putPortChains).toEqual([{ name: "ports_8080-8100", ranges: [{ start: 8080, end: 8100 }] }]);
+    expect(delta.delta.addPortClasses).toEqual([{ id: 0x10002, ranges: [{ start: 8080, end: 8100 }] }]);
     expect(delta.delta.addAllow).toHaveLength(2);
     expect(delta.delta.removeAllow).toHaveLength(2);
 
     const shrink = await rec.applyPolicyChange(cell(base), { added: [], removed: [added] });
     expect(shrink.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "flushConntrack"]);
+    // Back to 8080-8090: the class still in the kernel is reused.
+    expect(shrink.ops[0]).toMatchObject({ delta: { addPortClasses: [], addAllow: [{ classId: 0x10000 }, { classId: 0x10000 }] } });
     expect(shrink.ops[1]).toMatchObject({ cuts: [{ tag: 1, ranges: [{ start: 8091, end: 8100 }] }, { tag: 1 }] });
 
     const gone = await rec.applyPolicyChange(cell([base[1]!]), { added: [], removed: [base[0]!] });
     expect(gone.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "flushConntrack"]);
 
-    // A full reconcile now finds only the chains nobody references.
+    // A full reconcile now finds only the classes nobody references.
     const full = await rec.reconcile(cell([base[1]!]));
     expect(full.ops.map((o) => o.kind)).toEqual(["applyRuleDelta"]);
     const gc = full.ops[0];
-    expect(gc?.kind === "applyRuleDelta" && [...gc.delta.deletePortChains].sort()).toEqual(["ports_8080-8090", "ports_8080-8100"]);
+    expect(gc?.kind === "applyRuleDelta" && gc.delta.resetPortClasses).toEqual([{ id: 0x10001, ranges: [{ start: 9000, end: 9000 }] }]);
     expect(gc?.kind === "applyRuleDelta" && gc.delta.addAllow.length + gc.delta.removeAllow.length).toBe(0);
   });
 });

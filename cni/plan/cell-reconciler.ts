@@ -84,7 +84,7 @@ export class CellReconciler {
     if (!model) return this.reconcile(desired);
     const { delta, cuts } = planPolicyChange(desired, model.filter, change);
     const ops: Operation[] = [];
-    if (delta.addAllow.length + delta.removeAllow.length + delta.putPortChains.length > 0) {
+    if (delta.addAllow.length + delta.removeAllow.length + delta.addPortClasses.length > 0) {
       ops.push({ kind: "applyRuleDelta", delta });
     }
     if (cuts.length > 0) ops.push({ kind: "flushConntrack", cuts });

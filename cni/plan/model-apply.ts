@@ -18,7 +18,7 @@ import type { Operation } from "./desired-state.js";
 export interface MutableFilter {
   present: boolean;
   baseChains: Map<string, readonly string[]>;
-  portChains: Map<string, readonly PortRange[] | undefined>;
+  portClasses: Map<number, readonly PortRange[]>;
   containers: Set<string>;
   tags: Map<string, number>;
   allow: Map<string, AllowEntry>;
@@ -29,7 +29,7 @@ export function cloneFilter(f: ObservedFilter): MutableFilter {
   return {
     present: f.present,
     baseChains: new Map(f.baseChains),
-    portChains: new Map(f.portChains),
+    portClasses: new Map(f.portClasses),
     containers: new Set(f.containers),
     tags: new Map(f.tags),
     allow: new Map(f.allow),
@@ -41,8 +41,8 @@ export function cloneFilter(f: ObservedFilter): MutableFilter {
 export function applyDeltaInPlace(f: MutableFilter, d: RuleDelta): void {
   f.present ||= d.createTable;
   for (const name of d.rebuildBaseChains) if (BASE_CHAIN_NAMES.has(name)) f.baseChains.set(name, expectedBaseComments(name));
-  for (const p of d.putPortChains) f.portChains.set(p.name, p.ranges);
-  for (const n of d.deletePortChains) f.portChains.delete(n);
+  if (d.resetPortClasses) f.portClasses = new Map(d.resetPortClasses.map((c) => [c.id, c.ranges]));
+  for (const c of d.addPortClasses) f.portClasses.set(c.id, c.ranges);
   for (const ip of d.removeContainers) f.containers.delete(ip);
   for (const ip of d.addContainers) f.containers.add(ip);
   for (const t of d.removeTags) f.tags.delete(t.ip);

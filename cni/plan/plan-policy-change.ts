@@ -1,13 +1,13 @@
 // The fast path for one policy change: plans only the (source tag, destination app, protocol)
 // groups the change names, against the reconciler's model, so its cost follows what changed and
-// not how many policies the cell has. For those groups it emits exactly what planFilter would;
-// port chains that nothing uses any more are left for the next full reconcile to delete
-// (an unreferenced chain matches nothing).
-import { allowKey, emptyDelta, type AllowEntry, type FlowCut, type ObservedFilter, type PortChainSpec } from "../kernel/kernel-types.js";
-import { portChainName } from "../kernel/nft-ruleset.js";
-import { mergeRanges, sameRanges, subtractRanges, type PortRange } from "../kernel/port-ranges.js";
+// not how many policies the cell has. For those groups it emits what planFilter would; port
+// classes that nothing uses any more are left for the next full reconcile to remove (an
+// unreferenced class matches nothing).
+import { allowKey, emptyDelta, type AllowEntry, type FlowCut, type ObservedFilter, type PortClass } from "../kernel/kernel-types.js";
+import { mergeRanges, subtractRanges, type PortRange } from "../kernel/port-ranges.js";
 import type { DesiredCell, DesiredPolicy } from "./desired-state.js";
 import { observedRanges, type FilterPlan } from "./plan-filter.js";
+import { PortClassAllocator } from "./port-classes.js";
 
 export interface PolicyChange {
   readonly added: readonly DesiredPolicy[];
@@ -27,28 +27,28 @@ export function planPolicyChange(d: DesiredCell, model: ObservedFilter, change: 
     groups.get(groupKey(p.sourceTag, p.destAppGuid, p.protocol))?.ranges.push(p.ports);
   }
 
-  const putPortChains: PortChainSpec[] = [];
+  const classes = new PortClassAllocator(model.portClasses);
+  const addPortClasses: PortClass[] = [];
   const addAllow: AllowEntry[] = [];
   const removeAllow: AllowEntry[] = [];
   const cuts: FlowCut[] = [];
   for (const g of groups.values()) {
     const ranges = mergeRanges(g.ranges);
-    const chain = ranges.length > 0 ? portChainName(ranges) : undefined;
-    if (chain && !putPortChains.some((p) => p.name === chain)) {
-      const seen = model.portChains.get(chain);
-      if (!seen || !sameRanges(seen, ranges)) putPortChains.push({ name: chain, ranges });
+    const classId = ranges.length > 0 ? classes.idFor(ranges) : undefined;
+    if (classId !== undefined && !model.portClasses.has(classId) && !addPortClasses.some((c) => c.id === classId)) {
+      addPortClasses.push({ id: classId, ranges });
     }
     for (const c of d.containers) {
       if (c.appGuid !== g.app) continue;
       const seen = model.allow.get(allowKey(g.tag, c.ip, g.protocol));
-      if (seen?.chain === chain) continue;
+      if (seen?.classId === classId) continue;
       if (seen) {
         removeAllow.push(seen);
-        const lost = subtractRanges(mergeRanges(observedRanges(model, seen.chain)), ranges);
+        const lost = subtractRanges(observedRanges(model, seen.classId), ranges);
         if (lost.length > 0) cuts.push({ tag: g.tag, ip: c.ip, protocol: g.protocol, ranges: lost });
       }
-      if (chain) addAllow.push({ tag: g.tag, ip: c.ip, protocol: g.protocol, chain });
+      if (classId !== undefined) addAllow.push({ tag: g.tag, ip: c.ip, protocol: g.protocol, classId });
     }
   }
-  return { delta: { ...emptyDelta(), putPortChains, addAllow, removeAllow }, cuts };
+  return { delta: { ...emptyDelta(), addPortClasses, addAllow, removeAllow }, cuts };
 }
