@@ -149,8 +149,9 @@ export class ContainerSet {
         ...(served !== undefined ? { servingGeneration: served.generation, serialNumber: served.creds.serialNumber } : {}),
         error: { code, message: errorMessage(err) },
       }).catch((e: unknown) => log.error({ err: e }, "status-write-failed"));
-      // A bad file waits for the next write; anything else (namespace, port) is retried.
-      if (code !== "INVALID_ARGUMENT" && !this.stopped) {
+      // A bad file or a namespace we must not listen in waits for the next write; anything else
+      // (the namespace not there yet, the port taken, the helper failing) is retried.
+      if (code !== "INVALID_ARGUMENT" && code !== "FORBIDDEN" && !this.stopped) {
         const delay = runner.retryMs;
         runner.retryMs = Math.min(delay * 2, this.opts.retry?.maxMs ?? 30_000);
         runner.timer = setTimeout(() => void this.sync(guid).catch((e: unknown) => log.error({ err: e }, "container-retry-failed")), delay);
