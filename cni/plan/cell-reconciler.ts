@@ -11,7 +11,7 @@ import type { DesiredCell, Operation } from "./desired-state.js";
 import { executeOperation } from "./execute-operation.js";
 import { applyDeltaInPlace, applyOperation, cloneFilter, type MutableFilter } from "./model-apply.js";
 import { planCell } from "./plan-cell.js";
-import { planPolicyChange, type PolicyChange } from "./plan-policy-change.js";
+import { PolicyIndex, planPolicyChange, type PolicyChange } from "./plan-policy-change.js";
 
 export interface ReconcileOptions {
   /** Observe the kernel first (default). False plans against the model when there is one. */
@@ -34,6 +34,7 @@ export class CellReconciler {
   private readonly netns: Netns;
   private readonly log: Logger;
   private model: (ObservedCell & { readonly filter: MutableFilter }) | undefined;
+  private policies: PolicyIndex | undefined;
 
   constructor(opts: CellReconcilerOptions) {
     this.kernel = opts.kernel;
@@ -44,6 +45,7 @@ export class CellReconciler {
   /** Forget the model: the next reconcile observes the kernel. */
   invalidate(): void {
     this.model = undefined;
+    this.policies = undefined;
   }
 
   async reconcile(desired: DesiredCell, opts: ReconcileOptions = {}): Promise<ReconcileResult> {
@@ -52,7 +54,7 @@ export class CellReconciler {
       fromModel && this.model ? this.model : await this.kernel.observe(this.netns, { underlayDev: desired.underlayDev });
     const plan = planCell(desired, state);
     if (plan.kind === "blocked") {
-      this.model = undefined;
+      this.invalidate();
       throw new WeftError("INVALID_ARGUMENT", `cell cannot converge: ${plan.reason}`);
     }
     const done: Operation[] = [];
@@ -60,7 +62,7 @@ export class CellReconciler {
       try {
         await executeOperation(this.kernel, this.netns, op);
       } catch (err) {
-        this.model = undefined;
+        this.invalidate();
         this.log.warn({ err, op: op.kind, applied: done.length }, "reconcile-failed");
         throw new WeftError("INTERNAL", `reconcile failed at ${op.kind} after ${done.length} operations`, { cause: err });
       }
@@ -68,6 +70,7 @@ export class CellReconciler {
       state = applyOperation(state, op);
     }
     this.model = { ...state, filter: cloneFilter(state.filter) };
+    this.policies = PolicyIndex.from(desired.policies);
     if (done.length > 0) {
       this.log.info({ ops: done.map((o) => o.kind), observed: fromModel ? "model" : "kernel" }, "cell-reconciled");
     }
@@ -76,13 +79,16 @@ export class CellReconciler {
 
   /**
    * One policy change, planned only for the groups it touches against the model (see
-   * plan-policy-change.ts). `desired` is the state after the change. Without a model this is a
-   * full reconcile.
+   * plan-policy-change.ts). `desired` is the state after the change, that is, the state of the
+   * previous reconcile plus `change`; the timer's full reconcile corrects any difference. Without
+   * a model this is a full reconcile.
    */
   async applyPolicyChange(desired: DesiredCell, change: PolicyChange): Promise<ReconcileResult> {
     const model = this.model;
-    if (!model) return this.reconcile(desired);
-    const { delta, cuts } = planPolicyChange(desired, model.filter, change);
+    const policies = this.policies;
+    if (!model || !policies) return this.reconcile(desired);
+    policies.apply(change);
+    const { delta, cuts } = planPolicyChange(desired, model.filter, change, policies);
     const ops: Operation[] = [];
     if (delta.addAllow.length + delta.removeAllow.length + delta.addPortClasses.length > 0) {
       ops.push({ kind: "applyRuleDelta", delta });
@@ -92,7 +98,7 @@ export class CellReconciler {
       try {
         await executeOperation(this.kernel, this.netns, op);
       } catch (err) {
-        this.model = undefined;
+        this.invalidate();
         this.log.warn({ err, op: op.kind }, "policy-change-failed");
         throw new WeftError("INTERNAL", `policy change failed at ${op.kind}`, { cause: err });
       }

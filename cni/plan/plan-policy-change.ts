@@ -1,6 +1,6 @@
 // The fast path for one policy change: plans only the (source tag, destination app, protocol)
-// groups the change names, against the reconciler's model, so its cost follows what changed and
-// not how many policies the cell has. For those groups it emits what planFilter would; port
+// groups the change names, against the reconciler's model and a policy index kept up to date
+// with each change, so its cost follows what changed and not how many policies the cell has. For those groups it emits what planFilter would; port
 // classes that nothing uses any more are left for the next full reconcile to remove (an
 // unreferenced class matches nothing).
 import { allowKey, emptyDelta, type AllowEntry, type FlowCut, type ObservedFilter, type PortClass } from "../kernel/kernel-types.js";
@@ -16,15 +16,43 @@ export interface PolicyChange {
 
 const groupKey = (tag: number, app: string, protocol: string): string => `${tag}|${app}|${protocol}`;
 
-/** `d` is the desired state after the change (it already holds `added` and lacks `removed`). */
-export function planPolicyChange(d: DesiredCell, model: ObservedFilter, change: PolicyChange): FilterPlan {
-  const touched = [...change.added, ...change.removed];
-  const groups = new Map<string, { tag: number; app: string; protocol: "tcp" | "udp"; ranges: PortRange[] }>();
-  for (const p of touched) groups.set(groupKey(p.sourceTag, p.destAppGuid, p.protocol), { tag: p.sourceTag, app: p.destAppGuid, protocol: p.protocol, ranges: [] });
-  const tags = new Set(touched.map((p) => p.sourceTag));
-  for (const p of d.policies) {
-    if (!tags.has(p.sourceTag)) continue;
-    groups.get(groupKey(p.sourceTag, p.destAppGuid, p.protocol))?.ranges.push(p.ports);
+/** Policies by (source tag, destination app, protocol), updated change by change. */
+export class PolicyIndex {
+  private readonly groups = new Map<string, PortRange[]>();
+
+  static from(policies: readonly DesiredPolicy[]): PolicyIndex {
+    const index = new PolicyIndex();
+    index.apply({ added: policies, removed: [] });
+    return index;
+  }
+
+  apply(change: PolicyChange): void {
+    for (const p of change.removed) {
+      const key = groupKey(p.sourceTag, p.destAppGuid, p.protocol);
+      const ranges = this.groups.get(key) ?? [];
+      const at = ranges.findIndex((r) => r.start === p.ports.start && r.end === p.ports.end);
+      if (at >= 0) ranges.splice(at, 1);
+      if (ranges.length === 0) this.groups.delete(key);
+    }
+    for (const p of change.added) {
+      const key = groupKey(p.sourceTag, p.destAppGuid, p.protocol);
+      this.groups.set(key, [...(this.groups.get(key) ?? []), p.ports]);
+    }
+  }
+
+  ranges(tag: number, app: string, protocol: string): readonly PortRange[] {
+    return this.groups.get(groupKey(tag, app, protocol)) ?? [];
+  }
+}
+
+/**
+ * Plans `change` for the groups it names. `index` already holds the change; `d` supplies the
+ * local containers (its policies are not read, so the cost does not grow with them).
+ */
+export function planPolicyChange(d: DesiredCell, model: ObservedFilter, change: PolicyChange, index: PolicyIndex): FilterPlan {
+  const groups = new Map<string, { tag: number; app: string; protocol: "tcp" | "udp" }>();
+  for (const p of [...change.added, ...change.removed]) {
+    groups.set(groupKey(p.sourceTag, p.destAppGuid, p.protocol), { tag: p.sourceTag, app: p.destAppGuid, protocol: p.protocol });
   }
 
   const classes = new PortClassAllocator(model.portClasses);
@@ -33,7 +61,7 @@ export function planPolicyChange(d: DesiredCell, model: ObservedFilter, change: 
   const removeAllow: AllowEntry[] = [];
   const cuts: FlowCut[] = [];
   for (const g of groups.values()) {
-    const ranges = mergeRanges(g.ranges);
+    const ranges = mergeRanges(index.ranges(g.tag, g.app, g.protocol));
     const classId = ranges.length > 0 ? classes.idFor(ranges) : undefined;
     if (classId !== undefined && !model.portClasses.has(classId) && !addPortClasses.some((c) => c.id === classId)) {
       addPortClasses.push({ id: classId, ranges });
