@@ -11,8 +11,9 @@
 // the one policy A->B tcp 8080 the traffic matches. Rates are the median of interleaved rounds,
 // with conntrack flushed between rounds so every round starts with the same table.
 // "Apply one" is adding (or removing) one policy through the reconciler's fast path
-// (applyPolicyChange): planning the touched group against the model, one nft transaction, and on
-// removal the conntrack cut. Also printed: the cost of a bare `nsenter --net=... true`, the floor
+// (applyPolicyChange), from the call until the nft transaction is committed (new traffic sees the
+// change): planning the touched group and one transaction. A removal then also cuts the flows it
+// allowed (one conntrack call); that total is reported on its own row. Also printed: the cost of a bare `nsenter --net=... true`, the floor
 // of every kernel call from Node here, and the design not taken (one interval set keyed by
 // tag . daddr . proto . dport-range), whose deletes are slow because nft dumps the set first.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -143,17 +144,21 @@ async function main(): Promise<void> {
 
     const loadMs: Record<number, number> = {};
     const rates: Record<string, number[]> = { none: [], ...Object.fromEntries(SIZES.map((s) => [String(s), []])), linear: [] };
+    // Every configuration starts from a cell without the other designs' tables, so the unfiltered
+    // path has no hooks at all (and so no conntrack) in the cell.
+    const dropIptables = () => fx.exec(cell, ["sh", "-c", "nft delete table ip filter 2>/dev/null; true"]);
+    const dropWeft = async () => {
+      await fx.exec(cell, ["sh", "-c", "nft delete table inet weft 2>/dev/null; true"]);
+      rec.invalidate();
+    };
     const configure = async (cfg: string) => {
-      await fx.exec(cell, ["iptables", "-F"]).catch(() => undefined);
+      await dropIptables();
       if (cfg === "none") {
-        await fx.exec(cell, ["nft", "delete", "table", "inet", "weft"]).catch(() => undefined);
-        rec.invalidate();
+        await dropWeft();
       } else if (cfg === "linear") {
-        await fx.exec(cell, ["nft", "delete", "table", "inet", "weft"]).catch(() => undefined);
-        rec.invalidate();
+        await dropWeft();
         await fx.exec(cell, ["iptables-restore", "--noflush"], linearChain(50_000));
       } else {
-        await fx.exec(cell, ["sh", "-c", "iptables -F; iptables -X; nft list tables | grep -q 'ip filter' && nft delete table ip filter || true"]);
         const n = Number(cfg);
         const ms = await timeMs(() => rec.reconcile(desired(fillerPolicies(n))));
         loadMs[n] ??= ms;
@@ -169,11 +174,12 @@ async function main(): Promise<void> {
         console.error(`round ${round + 1} ${cfg}: ${rate.toFixed(0)} conn/s`);
       }
     }
-    await fx.exec(cell, ["sh", "-c", "iptables -F; iptables -X; nft list tables | grep -q 'ip filter' && nft delete table ip filter || true"]);
+    await dropIptables();
 
     // One policy change at each size: add a policy, then remove it, through the reconciler's model.
     const add: Record<number, number[]> = {};
     const del: Record<number, number[]> = {};
+    const cut: Record<number, number[]> = {};
     const apply = (n: number) => [...(add[n] ?? []), ...(del[n] ?? [])];
     for (const n of SIZES) {
       const base = fillerPolicies(n);
@@ -181,14 +187,18 @@ async function main(): Promise<void> {
       console.error(`apply phase ${n}: full reconcile ${loaded.toFixed(0)} ms`);
       add[n] = [];
       del[n] = [];
+      cut[n] = [];
       for (let i = 0; i < args.applies; i++) {
         const extra: DesiredPolicy = { sourceTag: 65_100 + i, destAppGuid: "B", protocol: "tcp", ports: { start: 7000 + i, end: 7000 + i } };
         const grown = desired([...base, extra]);
         const shrunk = desired(base);
-        add[n].push(await timeMs(() => rec.applyPolicyChange(grown, { added: [extra], removed: [] })));
-        del[n].push(await timeMs(() => rec.applyPolicyChange(shrunk, { added: [], removed: [extra] })));
+        const a = await rec.applyPolicyChange(grown, { added: [extra], removed: [] });
+        const r = await rec.applyPolicyChange(shrunk, { added: [], removed: [extra] });
+        add[n].push(a.rulesAppliedMs ?? a.durationMs);
+        del[n].push(r.rulesAppliedMs ?? r.durationMs);
+        cut[n].push(r.durationMs);
       }
-      console.error(`apply phase ${n}: add ${median(add[n]).toFixed(2)} ms, remove ${median(del[n]).toFixed(2)} ms`);
+      console.error(`apply phase ${n}: add ${median(add[n]).toFixed(2)} ms, remove ${median(del[n]).toFixed(2)} ms (with conntrack cut ${median(cut[n]).toFixed(2)} ms)`);
       // A full reconcile may only find the port chains the fast path leaves for it.
       const check = await rec.reconcile(desired(base));
       const drift = check.ops.filter((o) => o.kind !== "applyRuleDelta" || o.delta.addAllow.length + o.delta.removeAllow.length > 0);
@@ -226,6 +236,10 @@ async function main(): Promise<void> {
       const ours = median(apply(n));
       rows.push({ metric: `apply_one_ms_${n}`, unit: "ms", ours: r2(ours), peer: "goal", peerValue: 10, ratio: r2(ours / 10) });
     }
+    for (const n of SIZES) {
+      const ours = median(cut[n] ?? []);
+      rows.push({ metric: `remove_with_conntrack_cut_ms_${n}`, unit: "ms", ours: r2(ours), peer: "goal", peerValue: 10, ratio: r2(ours / 10) });
+    }
     rows.push({ metric: "alt_interval_set_delete_one_ms_50000", unit: "ms", ours: r2(median(altDel)), peer: "goal", peerValue: 10, ratio: r2(median(altDel) / 10) });
     for (const n of SIZES) {
       rows.push({ metric: `load_all_ms_${n}`, unit: "ms", ours: Math.round(loadMs[n] ?? 0), peer: "none", peerValue: 0, ratio: 0 });
@@ -236,7 +250,7 @@ async function main(): Promise<void> {
     for (const n of SIZES) {
       const xs = apply(n);
       console.log(
-        `apply ${n}: median ${median(xs).toFixed(2)} ms (add ${median(add[n] ?? []).toFixed(2)}, remove ${median(del[n] ?? []).toFixed(2)}), max ${Math.max(...xs).toFixed(2)} ms over ${xs.length}`,
+        `apply ${n}: median ${median(xs).toFixed(2)} ms (add ${median(add[n] ?? []).toFixed(2)}, remove ${median(del[n] ?? []).toFixed(2)}, remove incl. conntrack cut ${median(cut[n] ?? []).toFixed(2)}), max ${Math.max(...xs).toFixed(2)} ms over ${xs.length}`,
       );
     }
     console.log(`interval-set design at 50,000 (nft -f per change): add ${median(altAdd).toFixed(2)} ms, delete ${median(altDel).toFixed(2)} ms`);

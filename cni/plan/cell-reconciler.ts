@@ -21,7 +21,13 @@ export interface ReconcileOptions {
 export interface ReconcileResult {
   readonly ops: readonly Operation[];
   readonly observed: "kernel" | "model";
+  /** Wall time of the whole call. */
+  readonly durationMs: number;
+  /** From the call until the rule transaction was committed (new traffic sees the change). */
+  readonly rulesAppliedMs: number | undefined;
 }
+
+const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
 export interface CellReconcilerOptions {
   readonly kernel: Kernel;
@@ -49,6 +55,8 @@ export class CellReconciler {
   }
 
   async reconcile(desired: DesiredCell, opts: ReconcileOptions = {}): Promise<ReconcileResult> {
+    const t0 = process.hrtime.bigint();
+    let rulesAppliedMs: number | undefined;
     const fromModel = opts.observe === false && this.model !== undefined;
     let state =
       fromModel && this.model ? this.model : await this.kernel.observe(this.netns, { underlayDev: desired.underlayDev });
@@ -67,6 +75,7 @@ export class CellReconciler {
         throw new WeftError("INTERNAL", `reconcile failed at ${op.kind} after ${done.length} operations`, { cause: err });
       }
       done.push(op);
+      if (op.kind === "applyRuleDelta") rulesAppliedMs = since(t0);
       state = applyOperation(state, op);
     }
     this.model = { ...state, filter: cloneFilter(state.filter) };
@@ -74,7 +83,7 @@ export class CellReconciler {
     if (done.length > 0) {
       this.log.info({ ops: done.map((o) => o.kind), observed: fromModel ? "model" : "kernel" }, "cell-reconciled");
     }
-    return { ops: done, observed: fromModel ? "model" : "kernel" };
+    return { ops: done, observed: fromModel ? "model" : "kernel", durationMs: since(t0), rulesAppliedMs };
   }
 
   /**
@@ -84,6 +93,8 @@ export class CellReconciler {
    * a model this is a full reconcile.
    */
   async applyPolicyChange(desired: DesiredCell, change: PolicyChange): Promise<ReconcileResult> {
+    const t0 = process.hrtime.bigint();
+    let rulesAppliedMs: number | undefined;
     const model = this.model;
     const policies = this.policies;
     if (!model || !policies) return this.reconcile(desired);
@@ -102,9 +113,12 @@ export class CellReconciler {
         this.log.warn({ err, op: op.kind }, "policy-change-failed");
         throw new WeftError("INTERNAL", `policy change failed at ${op.kind}`, { cause: err });
       }
-      if (op.kind === "applyRuleDelta") applyDeltaInPlace(model.filter, op.delta);
+      if (op.kind === "applyRuleDelta") {
+        rulesAppliedMs = since(t0);
+        applyDeltaInPlace(model.filter, op.delta);
+      }
     }
     if (ops.length > 0) this.log.info({ ops: ops.map((o) => o.kind) }, "policy-change-applied");
-    return { ops, observed: "model" };
+    return { ops, observed: "model", durationMs: since(t0), rulesAppliedMs };
   }
 }
