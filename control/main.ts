@@ -137,6 +137,7 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
   }, config.cleanupIntervalMs);
   cleanup.unref();
 
+  let stopping: Promise<void> | undefined;
   return {
     apiPort,
     grpcPort: plane.grpcPort,
@@ -144,16 +145,21 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
     opsPort: ops.port,
     store,
     caCertPem: cert.certPem,
-    async stop() {
-      clearInterval(cleanup);
-      await ops.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
-      await plane.stop();
-      await db.close();
-      log.info("control-stopped");
+    stop() {
+      stopping ??= stopAll();
+      return stopping;
     },
   };
+
+  async function stopAll(): Promise<void> {
+    clearInterval(cleanup);
+    await ops.close();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+    });
+    await plane.stop();
+    await db.close();
+    log.info("control-stopped");
+  }
 }

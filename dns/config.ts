@@ -17,6 +17,8 @@ export interface DnsConfig {
   readonly ednsUdpSize: number;
   readonly tcpIdleTimeoutMs: number;
   readonly maxTcpConnections: number;
+  /** The cell's credentials directory; when set, the registry is fed by control's stream. */
+  readonly cellCredentialsDir?: string;
 }
 
 export const DNS_DEFAULTS = {

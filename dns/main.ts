@@ -10,6 +10,7 @@ import { DnsStats, registerDnsMetrics } from "./dns-metrics.js";
 import { Forwarder } from "./forwarder.js";
 import { QueryHandler } from "./query-handler.js";
 import { DnsRegistry } from "./registry.js";
+import { RegistryStream } from "./registry-stream.js";
 import { startTcpListener, type TcpListener } from "./tcp-listener.js";
 import { startUdpListener, type UdpListener } from "./udp-listener.js";
 
@@ -91,10 +92,10 @@ export async function startDns(config: DnsConfig, rootLogger: Logger): Promise<R
     throw err;
   }
 
-  // TODO(control registry stream): connect to control's registry stream (gRPC/mTLS, ARCHITECTURE
-  // section 4) here, feeding registry.apply() with the snapshot and then the deltas, and keep
-  // answering from what we have while it is down (fail static). Its config (control address,
-  // client certificate) goes in DnsConfig and the CLI's "control registry stream" option group.
+  const stream = config.cellCredentialsDir
+    ? new RegistryStream(registry, { credentialsDir: config.cellCredentialsDir }, rootLogger.child({ component: "dns-registry-stream" }))
+    : undefined;
+  stream?.start();
 
   log.info(
     { udpPort: udp.port, tcpPort: tcp.port, opsPort: ops.port, domains: config.domains, upstreams: config.upstreams, ttl: config.ttlSeconds },
@@ -107,6 +108,7 @@ export async function startDns(config: DnsConfig, rootLogger: Logger): Promise<R
     tcpPort: tcp.port,
     opsPort: ops.port,
     async stop() {
+      stream?.stop();
       await ops.close();
       forwarder.close();
       await tcp.close();

@@ -17,6 +17,7 @@ interface DnsFlags {
   ttl: string;
   opsListen: string;
   logLevel: string;
+  cellDir?: string;
 }
 
 const collect = (v: string, acc: string[] = []) => [...acc, v];
@@ -39,9 +40,7 @@ export function dnsCommand(): Command {
     .option("--ttl <seconds>", "TTL of internal answers", String(DNS_DEFAULTS.ttlSeconds))
     .option("--ops-listen <host:port>", "metrics and health listen address", DNS_DEFAULTS.opsListen)
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
-    // TODO(control registry stream): the option group that connects to control's registry stream
-    // goes here (control address, join token or client certificate, CA); until then the registry
-    // gets no snapshot and internal names are answered with SERVFAIL.
+    .option("--cell-dir <dir>", "the cell's credentials directory (written by `weft agent`); feeds the registry from control")
     .action(async (flags: DnsFlags) => {
       const listen = parseHostPort(flags.listen);
       const ttl = Number(flags.ttl);
@@ -65,7 +64,9 @@ export function dnsCommand(): Command {
         ednsUdpSize: DNS_DEFAULTS.ednsUdpSize,
         tcpIdleTimeoutMs: DNS_DEFAULTS.tcpIdleTimeoutMs,
         maxTcpConnections: DNS_DEFAULTS.maxTcpConnections,
+        ...(flags.cellDir ? { cellCredentialsDir: flags.cellDir } : {}),
       });
+      if (!flags.cellDir) logger.warn("no --cell-dir: internal names get SERVFAIL until a registry is fed");
       const running = await startDns(config, logger);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -1,10 +1,11 @@
 // The agent's gRPC connection to control: mutual TLS with the cell certificate, unary calls with
 // deadlines, and the channel's own reconnects. Control identifies the cell from the certificate.
-import { credentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
+import { cellChannelCredentials, cellChannelOptions } from "../../common/grpc-channel.js";
 import { WeftError, type WeftErrorCode } from "../../common/errors.js";
 import { loadWeftProto } from "../../proto/load.js";
 import type * as pb from "../../proto/types.js";
-import type { CellCredentials } from "./join.js";
+import type { CellCredentials } from "../../common/cell-credentials.js";
 
 const CODES: Record<number, WeftErrorCode> = {
   3: "INVALID_ARGUMENT",
@@ -35,15 +36,8 @@ export class ControlClient {
 
   constructor(creds: CellCredentials, opts: ControlClientOptions = {}) {
     const proto = loadWeftProto();
-    const tls = credentials.createSsl(Buffer.from(creds.caBundlePem), Buffer.from(creds.keyPem), Buffer.from(creds.certificatePem));
-    const channelOptions: ChannelOptions = {
-      "grpc.ssl_target_name_override": opts.serverName ?? "localhost",
-      "grpc.default_authority": opts.serverName ?? "localhost",
-      "grpc.keepalive_time_ms": 20_000,
-      "grpc.keepalive_timeout_ms": 10_000,
-      "grpc.initial_reconnect_backoff_ms": 200,
-      "grpc.max_reconnect_backoff_ms": 5000,
-    };
+    const tls = cellChannelCredentials(creds);
+    const channelOptions = cellChannelOptions(opts.serverName);
     this.cell = new proto.weft.v1.Cell(creds.grpcEndpoint, tls, channelOptions);
     this.registry = new proto.weft.v1.Registry(creds.grpcEndpoint, tls, channelOptions);
     this.deadlineMs = opts.deadlineMs ?? 10_000;

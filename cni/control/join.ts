@@ -4,14 +4,9 @@
 import { request as httpsRequest } from "node:https";
 import { WeftError } from "../../common/errors.js";
 import { generateKeyAndCsr } from "../../common/csr.js";
+import type { CellCredentials } from "../../common/cell-credentials.js";
 
-export interface CellCredentials {
-  readonly cellId: string;
-  readonly certificatePem: string;
-  readonly keyPem: string;
-  readonly caBundlePem: string;
-  readonly grpcEndpoint: string;
-}
+export type { CellCredentials };
 
 export interface JoinOptions {
   readonly apiUrl: string;

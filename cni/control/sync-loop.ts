@@ -7,6 +7,9 @@ import { errorMessage } from "../../common/errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
 import type { AgentMessage, ControlMessage, InstanceCertificate } from "../../proto/types.js";
 import type { ControlClient } from "./control-client.js";
+import { backoffDelay, type BackoffOptions } from "../../common/backoff.js";
+
+export { backoffDelay, type BackoffOptions };
 
 export interface SyncHandler {
   /** The last revision enforced in the kernel (sent in hello). */
@@ -17,18 +20,6 @@ export interface SyncHandler {
   onCertificate?(cert: InstanceCertificate): void;
   onConnected?(): void;
   onDisconnected?(why: string): void;
-}
-
-export interface BackoffOptions {
-  readonly initialMs?: number;
-  readonly maxMs?: number;
-  readonly random?: () => number;
-}
-
-/** Full jitter: a random delay in [0, min(max, initial * 2^attempt)]. */
-export function backoffDelay(attempt: number, opts: BackoffOptions = {}): number {
-  const cap = Math.min(opts.maxMs ?? 10_000, (opts.initialMs ?? 200) * 2 ** Math.min(attempt, 20));
-  return Math.floor((opts.random ?? Math.random)() * cap);
 }
 
 export class SyncLoop {
