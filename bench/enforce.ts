@@ -3,13 +3,15 @@
 // change at each size. Also a linear iptables chain with 50,000 rules (peer-figures D's design)
 // on the same path. Writes bench/results/enforce.json.
 //
-// Topology (namespaces from the netns fixture): one cell; a client container (app A, tag 1) and a
-// server container (app B) on it, wired by the kernel module. Every connection crosses the cell's
-// forward path, so each SYN goes through the ingress lookup. The client (core 0) keeps 16
-// connections in flight, each connect -> read "ok" -> close; the server (core 1) answers and closes.
-// Filler policies come from other tags to the server's app over a mix of 100 port ranges, plus
-// the one policy A->B tcp 8080 the traffic matches. Rates are the median of interleaved rounds,
-// with conntrack flushed between rounds so every round starts with the same table.
+// Topology (namespaces from the netns fixture): one cell per configuration (unfiltered, 100,
+// 10,000 and 50,000 policies, linear iptables), each with a client container (app A, tag 1) and a
+// server container (app B) wired by the kernel module. Every connection crosses the cell's forward
+// path, so each SYN goes through the ingress lookup. The client (core 0) keeps 16 connections in
+// flight, each connect -> read "ok" -> close; the server (core 1) answers and closes. Filler
+// policies come from other tags to the server's app over a mix of 100 port ranges, plus the one
+// policy A->B tcp 8080 the traffic matches. Each round measures every configuration back to back
+// (conntrack flushed first); a ratio is the median over rounds of that round's rate / the
+// unfiltered rate, so slow drifts in the machine's load cancel out.
 // "Apply one" is adding (or removing) one policy through the reconciler's fast path
 // (applyPolicyChange), from the call until the nft transaction is committed (new traffic sees the
 // change): planning the touched group and one transaction. A removal then also cuts the flows it
@@ -23,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import { createLinuxKernel, type LinuxKernel } from "../cni/kernel/linux-kernel.js";
 import { CellReconciler } from "../cni/plan/cell-reconciler.js";
 import type { DesiredCell, DesiredPolicy } from "../cni/plan/desired-state.js";
-import { createNetnsFixture, type Namespace, type NetnsFixture } from "../test/support/netns-fixture.js";
+import { createNetnsFixture, type Cell, type Namespace, type NetnsFixture } from "../test/support/netns-fixture.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SIZES = [100, 10_000, 50_000] as const;
@@ -114,67 +116,73 @@ function linearChain(n: number): string {
   return lines.join("\n");
 }
 
+interface Path {
+  readonly cfg: string;
+  readonly cell: Cell;
+  readonly client: Namespace;
+  readonly rec: CellReconciler;
+  readonly desired: (policies: DesiredPolicy[]) => DesiredCell;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const fx = await createNetnsFixture();
   let kernel: LinuxKernel | undefined;
   try {
-    const cell = await fx.addCell();
-    const client = await fx.addContainer();
-    const server = await fx.addContainer();
     kernel = createLinuxKernel();
-    const rec = new CellReconciler({ kernel, netns: cell.path });
-    const desired = (policies: DesiredPolicy[]): DesiredCell => ({
-      overlayCidr: "10.255.0.0/16",
-      lease: { subnet: "10.255.1.0/24", underlayIp: cell.underlayIp },
-      underlayDev: cell.underlayDev,
-      remoteLeases: [],
-      containers: [
-        { id: "client", ip: CLIENT_IP, netns: client.path, appGuid: "A", tag: 1 },
-        { id: "server", ip: SERVER_IP, netns: server.path, appGuid: "B", tag: 2 },
-      ],
-      policies,
-    });
-    await rec.reconcile(desired(fillerPolicies(1)));
-    const srv = fx.spawn(server, ["taskset", "-c", "1", "node", "-e", CLOSE_SERVER, SERVER_IP]);
-    await new Promise<void>((resolve, reject) => {
-      srv.stdout?.on("data", (b: Buffer) => (String(b).includes("ready") ? resolve() : undefined));
-      srv.on("exit", () => reject(new Error("server exited")));
-    });
-
+    const k = kernel;
     const loadMs: Record<number, number> = {};
-    const rates: Record<string, number[]> = { none: [], ...Object.fromEntries(SIZES.map((s) => [String(s), []])), linear: [] };
-    // Every configuration starts from a cell without the other designs' tables, so the unfiltered
-    // path has no hooks at all (and so no conntrack) in the cell.
-    const dropIptables = () => fx.exec(cell, ["sh", "-c", "nft delete table ip filter 2>/dev/null; true"]);
-    const dropWeft = async () => {
-      await fx.exec(cell, ["sh", "-c", "nft delete table inet weft 2>/dev/null; true"]);
-      rec.invalidate();
-    };
-    const configure = async (cfg: string) => {
-      await dropIptables();
-      if (cfg === "none") {
-        await dropWeft();
-      } else if (cfg === "linear") {
-        await dropWeft();
-        await fx.exec(cell, ["iptables-restore", "--noflush"], linearChain(50_000));
-      } else {
-        const n = Number(cfg);
-        const ms = await timeMs(() => rec.reconcile(desired(fillerPolicies(n))));
-        loadMs[n] ??= ms;
+    // One cell per configuration, all built alike and loaded once, so measurements of different
+    // configurations follow each other within seconds and a round's ratios share its noise.
+    const buildPath = async (cfg: string): Promise<Path> => {
+      const cell = await fx.addCell();
+      const client = await fx.addContainer();
+      const server = await fx.addContainer();
+      const rec = new CellReconciler({ kernel: k, netns: cell.path });
+      const desired = (policies: DesiredPolicy[]): DesiredCell => ({
+        overlayCidr: "10.255.0.0/16",
+        lease: { subnet: "10.255.1.0/24", underlayIp: cell.underlayIp },
+        underlayDev: cell.underlayDev,
+        remoteLeases: [],
+        containers: [
+          { id: "client", ip: CLIENT_IP, netns: client.path, appGuid: "A", tag: 1 },
+          { id: "server", ip: SERVER_IP, netns: server.path, appGuid: "B", tag: 2 },
+        ],
+        policies,
+      });
+      const n = Number(cfg);
+      const ms = await timeMs(() => rec.reconcile(desired(fillerPolicies(Number.isInteger(n) ? n : 1))));
+      if (Number.isInteger(n)) loadMs[n] = ms;
+      if (cfg === "none" || cfg === "linear") {
+        // The same links and routes, without Weft's table: no hooks (and so no conntrack) at all.
+        await fx.exec(cell, ["nft", "delete", "table", "inet", "weft"]);
+        rec.invalidate();
       }
-      await fx.exec(cell, ["conntrack", "-F"]).catch(() => undefined);
+      if (cfg === "linear") await fx.exec(cell, ["iptables-restore", "--noflush"], linearChain(50_000));
+      const srv = fx.spawn(server, ["taskset", "-c", "1", "node", "-e", CLOSE_SERVER, SERVER_IP]);
+      await new Promise<void>((resolve, reject) => {
+        srv.stdout?.on("data", (b: Buffer) => (String(b).includes("ready") ? resolve() : undefined));
+        srv.on("exit", () => reject(new Error("server exited")));
+      });
+      return { cfg, cell, client, rec, desired };
     };
     const configs = ["none", ...SIZES.map(String), ...(args.linear ? ["linear"] : [])];
+    const paths: Path[] = [];
+    for (const cfg of configs) paths.push(await buildPath(cfg));
+
+    const rates: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
+    const ratios: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
     for (let round = 0; round < args.rounds; round++) {
-      for (const cfg of configs) {
-        await configure(cfg);
-        const rate = await connRate(fx, client, args.seconds);
-        rates[cfg]?.push(rate);
-        console.error(`round ${round + 1} ${cfg}: ${rate.toFixed(0)} conn/s`);
+      const got: Record<string, number> = {};
+      // Alternate the order, so no configuration always runs right after the same one.
+      for (const p of round % 2 === 0 ? paths : [...paths].reverse()) {
+        await fx.exec(p.cell, ["conntrack", "-F"]).catch(() => undefined);
+        got[p.cfg] = await connRate(fx, p.client, args.seconds);
+        rates[p.cfg]?.push(got[p.cfg] ?? 0);
       }
+      for (const cfg of configs) ratios[cfg]?.push((got[cfg] ?? 0) / (got.none ?? 1));
+      console.error(`round ${round + 1}: ${configs.map((c) => `${c} ${(got[c] ?? 0).toFixed(0)}`).join(", ")} conn/s`);
     }
-    await dropIptables();
 
     // One policy change at each size: add a policy, then remove it, through the reconciler's model.
     const add: Record<number, number[]> = {};
@@ -182,6 +190,9 @@ async function main(): Promise<void> {
     const cut: Record<number, number[]> = {};
     const apply = (n: number) => [...(add[n] ?? []), ...(del[n] ?? [])];
     for (const n of SIZES) {
+      const path = paths.find((p) => p.cfg === String(n));
+      if (!path) continue;
+      const { rec, desired } = path;
       const base = fillerPolicies(n);
       const loaded = await timeMs(() => rec.reconcile(desired(base)));
       console.error(`apply phase ${n}: full reconcile ${loaded.toFixed(0)} ms`);
@@ -219,18 +230,19 @@ async function main(): Promise<void> {
       altDel.push(await timeMs(() => fx.exec(alt, ["nft", "-f", "-"], `delete element inet alt allow { ${e} }\n`)));
     }
     const floor: number[] = [];
-    for (let i = 0; i < 15; i++) floor.push(await timeMs(() => fx.exec(cell, ["true"])));
+    const anyCell = paths[0]?.cell;
+    for (let i = 0; i < 15 && anyCell; i++) floor.push(await timeMs(() => fx.exec(anyCell, ["true"])));
 
     const none = median(rates.none ?? []);
     const rows: { metric: string; unit: string; ours: number; peer: string; peerValue: number; ratio: number }[] = [];
     const r2 = (x: number) => Math.round(x * 100) / 100;
     for (const n of SIZES) {
       const ours = median(rates[String(n)] ?? []);
-      rows.push({ metric: `conn_rate_${n}`, unit: "conn/s", ours: Math.round(ours), peer: "same path, no filtering", peerValue: Math.round(none), ratio: r2(ours / none) });
+      rows.push({ metric: `conn_rate_${n}`, unit: "conn/s", ours: Math.round(ours), peer: "same path, no filtering", peerValue: Math.round(none), ratio: r2(median(ratios[String(n)] ?? [])) });
     }
     if (args.linear) {
       const lin = median(rates.linear ?? []);
-      rows.push({ metric: "conn_rate_linear_iptables_50000", unit: "conn/s", ours: Math.round(lin), peer: "same path, no filtering", peerValue: Math.round(none), ratio: r2(lin / none) });
+      rows.push({ metric: "conn_rate_linear_iptables_50000", unit: "conn/s", ours: Math.round(lin), peer: "same path, no filtering", peerValue: Math.round(none), ratio: r2(median(ratios.linear ?? [])) });
     }
     for (const n of SIZES) {
       const ours = median(apply(n));
@@ -247,6 +259,9 @@ async function main(): Promise<void> {
     console.log("metric                              ours        peer (value)                      ratio");
     for (const r of rows) console.log(`${r.metric.padEnd(34)} ${String(r.ours).padStart(9)} ${r.unit.padEnd(7)} ${r.peer} (${r.peerValue})  ${r.ratio}`);
     for (const [cfg, xs] of Object.entries(rates)) if (xs.length > 0) console.log(`rounds ${cfg}: ${xs.map((x) => x.toFixed(0)).join(", ")} (spread ${range(xs)})`);
+    for (const [cfg, xs] of Object.entries(ratios)) {
+      if (cfg !== "none" && xs.length > 0) console.log(`paired ratio ${cfg}/none per round: ${xs.map((x) => x.toFixed(2)).join(", ")} (median ${median(xs).toFixed(2)})`);
+    }
     for (const n of SIZES) {
       const xs = apply(n);
       console.log(
