@@ -9,9 +9,10 @@
 // path, so each SYN goes through the ingress lookup. The client (core 0) keeps 16 connections in
 // flight, each connect -> read "ok" -> close; the server (core 1) answers and closes. Filler
 // policies come from other tags to the server's app over a mix of 100 port ranges, plus the one
-// policy A->B tcp 8080 the traffic matches. Each round measures every configuration back to back
-// (conntrack flushed first); a ratio is the median over rounds of that round's rate / the
-// unfiltered rate, so slow drifts in the machine's load cancel out.
+// policy A->B tcp 8080 the traffic matches. Each round measures every configuration between two
+// runs of the unfiltered path (conntrack flushed before each run); a ratio is the median over
+// rounds of rate / the mean of the two unfiltered runs around it, so drifts in the machine's load
+// (others run tests on it) mostly cancel out.
 // "Apply one" is adding (or removing) one policy through the reconciler's fast path
 // (applyPolicyChange), from the call until the nft transaction is committed (new traffic sees the
 // change): planning the touched group and one transaction. A removal then also cuts the flows it
@@ -172,16 +173,29 @@ async function main(): Promise<void> {
 
     const rates: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
     const ratios: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
+    const unfiltered = paths.find((p) => p.cfg === "none");
+    if (!unfiltered) throw new Error("no unfiltered path");
+    const measure = async (p: Path): Promise<number> => {
+      await fx.exec(p.cell, ["conntrack", "-F"]).catch(() => undefined);
+      const rate = await connRate(fx, p.client, args.seconds);
+      rates[p.cfg]?.push(rate);
+      return rate;
+    };
     for (let round = 0; round < args.rounds; round++) {
-      const got: Record<string, number> = {};
-      // Alternate the order, so no configuration always runs right after the same one.
-      for (const p of round % 2 === 0 ? paths : [...paths].reverse()) {
-        await fx.exec(p.cell, ["conntrack", "-F"]).catch(() => undefined);
-        got[p.cfg] = await connRate(fx, p.client, args.seconds);
-        rates[p.cfg]?.push(got[p.cfg] ?? 0);
+      // Every filtered measurement sits between two unfiltered ones, and its ratio is taken
+      // against their mean, so each ratio compares runs a few seconds apart.
+      const line: string[] = [];
+      let before = await measure(unfiltered);
+      const others = paths.filter((p) => p !== unfiltered);
+      for (const p of round % 2 === 0 ? others : [...others].reverse()) {
+        const rate = await measure(p);
+        const after = await measure(unfiltered);
+        const ratio = rate / ((before + after) / 2);
+        ratios[p.cfg]?.push(ratio);
+        line.push(`${p.cfg} ${rate.toFixed(0)} (${ratio.toFixed(2)})`);
+        before = after;
       }
-      for (const cfg of configs) ratios[cfg]?.push((got[cfg] ?? 0) / (got.none ?? 1));
-      console.error(`round ${round + 1}: ${configs.map((c) => `${c} ${(got[c] ?? 0).toFixed(0)}`).join(", ")} conn/s`);
+      console.error(`round ${round + 1}: ${line.join(", ")} conn/s (ratio to the unfiltered runs around it)`);
     }
 
     // One policy change at each size: add a policy, then remove it, through the reconciler's model.
