@@ -110,9 +110,11 @@ async function cpuBench(args: Args, rows: Row[]): Promise<void> {
     const appPort = await unusedPort();
     procs.push(await startAppNginx(files, appPort, PROXY_CORE));
     const ours = await startOurs(files, await unusedPort(), appPort, PROXY_CORE);
+    procs.push(ours);
     const nginx = await startNginxStream(files, await unusedPort(), appPort, PROXY_CORE);
+    procs.push(nginx);
     const haproxy = await startHaproxy(files, await unusedPort(), appPort, PROXY_CORE);
-    procs.push(ours, nginx, haproxy);
+    procs.push(haproxy);
     const peers = [ours, nginx, haproxy];
     const samples = new Map<string, Sample[]>();
     for (const p of peers) for (const s of SCENARIOS) await s.load(p.port, 1); // warm-up (JIT, caches)

@@ -135,7 +135,7 @@ export async function memoryNginx(files: BenchFiles, appPort: number, counts: re
     for (const target of [...counts].sort((a, b) => a - b)) {
       const limit = pLimit(8);
       const missing = target - procs.length;
-      await Promise.all(Array.from({ length: missing }, () => limit(async () => procs.push(await startNginxStream(files, await unusedPort(), appPort, undefined, "nginx-mem")))));
+      await Promise.all(Array.from({ length: missing }, () => limit(async () => procs.push(await startNginxStream(files, await unusedPort(), appPort, undefined, "nginx-mem", 1024)))));
       await eventually(async () => {
         const trees = await Promise.all(procs.map((p) => processTree(p.pid)));
         if (trees.some((t) => t.length < 2)) throw new Error("nginx workers not up yet");

@@ -4,7 +4,7 @@
 // 1 MiB file), nginx's stream module (1 worker), haproxy (mode tcp, 1 thread) and our sidecar.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, writeFile } from "node:fs/promises";
+import { chmod, chown, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,6 +32,7 @@ const NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 export async function writeBenchFiles(dir: string, creds: IssuedCredentials): Promise<BenchFiles> {
   await chmod(dir, 0o755);
+  await chown(dir, 65534, 65534); // nginx and haproxy run as nobody and write their logs here
   const f = { key: join(dir, "key.pem"), chain: join(dir, "chain.pem"), combined: join(dir, "combined.pem") };
   await writeFile(f.key, creds.keyPem, { mode: 0o644 });
   await writeFile(f.chain, creds.certificateChainPem, { mode: 0o644 });
@@ -58,10 +59,10 @@ async function launch(name: string, port: number, argv: readonly string[], core:
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   try {
-    await eventually(() => {
-      if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr}`);
-      return portOpen(port);
-    }, { timeoutMs: 60_000, intervalMs: 50, message: `${name} did not start` });
+    await Promise.race([
+      eventually(() => portOpen(port), { timeoutMs: 60_000, intervalMs: 50, message: `${name} did not start` }),
+      exited.then(() => Promise.reject(new Error(`${name} exited: ${stderr}`))),
+    ]);
   } catch (err) {
     child.kill("SIGKILL");
     throw err;
@@ -80,11 +81,11 @@ async function launch(name: string, port: number, argv: readonly string[], core:
   };
 }
 
-const nginxCommon = (dir: string, name: string) => `
+const nginxCommon = (dir: string, name: string, workerConnections = 16384) => `
 pid ${dir}/${name}.pid;
 error_log ${dir}/${name}.err warn;
 worker_processes 1;
-events { worker_connections 16384; }`;
+events { worker_connections ${workerConnections}; }`;
 
 export async function startAppNginx(f: BenchFiles, port: number, core: string | undefined): Promise<BenchProcess> {
   const conf = join(f.dir, "app.conf");
@@ -104,10 +105,12 @@ http {
   return launch("app", port, [...UNPRIVILEGED, "nginx", "-p", f.dir, "-e", `${f.dir}/app.err`, "-c", conf, "-g", "daemon off;"], core);
 }
 
-export async function startNginxStream(f: BenchFiles, port: number, appPort: number, core: string | undefined, name = "nginx-stream"): Promise<BenchProcess> {
+/** workerConnections: nginx preallocates its connection table, so the memory runs use Debian's
+ * usual size (768 -> 1024) rather than the load runs' 16384. */
+export async function startNginxStream(f: BenchFiles, port: number, appPort: number, core: string | undefined, name = "nginx-stream", workerConnections = 16384): Promise<BenchProcess> {
   const conf = join(f.dir, `${name}-${port}.conf`);
   await writeFile(conf, `load_module ${NGINX_STREAM_MODULE};
-${nginxCommon(f.dir, `${name}-${port}`)}
+${nginxCommon(f.dir, `${name}-${port}`, workerConnections)}
 stream {
   server {
     listen 127.0.0.1:${port} ssl backlog=4096;
@@ -124,7 +127,7 @@ export async function startHaproxy(f: BenchFiles, port: number, appPort: number,
   const conf = join(f.dir, "haproxy.cfg");
   await writeFile(conf, `global
   nbthread 1
-  maxconn 20000
+  maxconn 8000
 defaults
   mode tcp
   timeout connect 5s
