@@ -179,13 +179,29 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     expect((await reconcileAll()).map((r) => r.ops)).toEqual([[], []]);
   });
 
-  it("deletes a removed container's veth and its rules", async () => {
-    const gone = cells[0]!.containers.pop();
-    expect(gone?.id).toBe("d1");
-    const [r0] = await reconcileAll();
-    expect(r0?.ops.map((o) => o.kind)).toEqual(["deleteContainerVeth", "applyRuleDelta"]);
-    const seen = await kernel.observe(cells[0]!.ns.path);
+  it("adds and deletes a container through the container fast path, as a full reconcile would", async () => {
+    const d1 = cells[0]!.containers.pop();
+    expect(d1?.id).toBe("d1");
+    const r = await cells[0]!.rec.applyContainerChange(desired(0), { added: [], removed: [d1!] });
+    expect(r.ops.map((o) => o.kind)).toEqual(["deleteContainerVeth", "applyRuleDelta"]);
+    let seen = await kernel.observe(cells[0]!.ns.path);
     expect([...seen.hostVeths.keys()].sort()).toEqual(["w-010255001002", "w-010255001003"]);
     expect(seen.filter.containers.has("10.255.1.4")).toBe(false);
+    expect((await reconcileAll()).map((x) => x.ops)).toEqual([[], []]);
+
+    // A new container of app B on cell 1 with a policy A->B in place: reachable once ADD returns.
+    policies = [{ sourceTag: TAG.a, destAppGuid: APP.b, protocol: "tcp", ports: { start: 8080, end: 8080 } }];
+    await reconcileAll(false);
+    const ns = await fx.addContainer();
+    const b3: DesiredContainer = { id: "b3", ip: "10.255.2.4", netns: ns.path, appGuid: APP.b, tag: TAG.b };
+    cells[1]!.containers.push(b3);
+    const add = await cells[1]!.rec.applyContainerChange(desired(1), { added: [b3], removed: [] });
+    expect(add.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "createContainerVeth"]);
+    await startServer(fx, ns, "10.255.2.4", { tcp: [8080] });
+    expect(await probe(fx, ctr.a1!, "tcp", "10.255.2.4", 8080)).toBe("pong:10.255.1.2");
+    expect(await probe(fx, ctr.c2!, "tcp", "10.255.2.4", 8080)).toBe("error:ECONNREFUSED");
+    seen = await kernel.observe(cells[1]!.ns.path);
+    expect(seen.filter.containers.has("10.255.2.4")).toBe(true);
+    expect((await reconcileAll()).map((x) => x.ops)).toEqual([[], []]);
   });
 });

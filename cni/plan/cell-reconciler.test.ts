@@ -205,3 +205,26 @@ describe("policy change fast path", () => {
     expect(gc?.kind === "applyRuleDelta" && gc.delta.addAllow.length + gc.delta.removeAllow.length).toBe(0);
   });
 });
+
+describe("container change fast path", () => {
+  it("adds and removes a container as a full plan would, veth after its rules on ADD", async () => {
+    const kernel = createFakeKernel();
+    const rec = new CellReconciler({ kernel, netns: NS });
+    const all = cell([tcp(8080, 8090)]);
+    const [a, b, b2] = all.containers;
+    if (!a || !b || !b2) throw new Error("fixture");
+    const without = { ...all, containers: [a, b] };
+    await rec.reconcile(without);
+
+    const added = await rec.applyContainerChange(all, { added: [b2], removed: [] });
+    expect(added.ops.map((o) => o.kind)).toEqual(["applyRuleDelta", "createContainerVeth"]);
+    expect(added.ops[0]).toMatchObject({
+      delta: { addContainers: ["10.255.1.4"], addTags: [{ ip: "10.255.1.4", tag: 2 }], addAllow: [{ tag: 1, ip: "10.255.1.4", classId: 0x10000 }] },
+    });
+    expect((await rec.reconcile(all)).ops).toEqual([]);
+
+    const removed = await rec.applyContainerChange(without, { added: [], removed: [b2] });
+    expect(removed.ops.map((o) => o.kind)).toEqual(["deleteContainerVeth", "applyRuleDelta"]);
+    expect((await rec.reconcile(without)).ops).toEqual([]);
+  });
+});

@@ -11,7 +11,9 @@ import type { DesiredCell, Operation } from "./desired-state.js";
 import { executeOperation } from "./execute-operation.js";
 import { applyDeltaInPlace, applyOperation, cloneFilter, type MutableFilter } from "./model-apply.js";
 import { planCell } from "./plan-cell.js";
-import { PolicyIndex, planPolicyChange, type PolicyChange } from "./plan-policy-change.js";
+import { planContainerChange, type ContainerChange } from "./plan-container-change.js";
+import { planPolicyChange } from "./plan-policy-change.js";
+import { PolicyIndex, type PolicyChange } from "./policy-index.js";
 
 export interface ReconcileOptions {
   /** Observe the kernel first (default). False plans against the model when there is one. */
@@ -94,7 +96,6 @@ export class CellReconciler {
    */
   async applyPolicyChange(desired: DesiredCell, change: PolicyChange): Promise<ReconcileResult> {
     const t0 = process.hrtime.bigint();
-    let rulesAppliedMs: number | undefined;
     const model = this.model;
     const policies = this.policies;
     if (!model || !policies) return this.reconcile(desired);
@@ -105,20 +106,43 @@ export class CellReconciler {
       ops.push({ kind: "applyRuleDelta", delta });
     }
     if (cuts.length > 0) ops.push({ kind: "flushConntrack", cuts });
+    return this.runFast(t0, ops, "policy-change-applied");
+  }
+
+  /**
+   * Containers added or removed (CNI ADD/DEL), planned only for their IPs (see
+   * plan-container-change.ts). `desired` is the state after the change. Without a model this is
+   * a full reconcile.
+   */
+  async applyContainerChange(desired: DesiredCell, change: ContainerChange): Promise<ReconcileResult> {
+    const t0 = process.hrtime.bigint();
+    const model = this.model;
+    const policies = this.policies;
+    if (!model || !policies) return this.reconcile(desired);
+    return this.runFast(t0, planContainerChange(desired, model, change, policies), "container-change-applied");
+  }
+
+  private async runFast(t0: bigint, ops: readonly Operation[], event: string): Promise<ReconcileResult> {
+    let rulesAppliedMs: number | undefined;
     for (const op of ops) {
+      const model = this.model;
+      if (!model) throw new WeftError("INTERNAL", "model dropped during a change");
       try {
         await executeOperation(this.kernel, this.netns, op);
       } catch (err) {
         this.invalidate();
-        this.log.warn({ err, op: op.kind }, "policy-change-failed");
-        throw new WeftError("INTERNAL", `policy change failed at ${op.kind}`, { cause: err });
+        this.log.warn({ err, op: op.kind }, "change-failed");
+        throw new WeftError("INTERNAL", `change failed at ${op.kind}`, { cause: err });
       }
       if (op.kind === "applyRuleDelta") {
         rulesAppliedMs = since(t0);
         applyDeltaInPlace(model.filter, op.delta);
+      } else {
+        // Links only: the filter keeps its (mutable, possibly large) maps as they are.
+        this.model = { ...applyOperation(model, op), filter: model.filter };
       }
     }
-    if (ops.length > 0) this.log.info({ ops: ops.map((o) => o.kind) }, "policy-change-applied");
+    if (ops.length > 0) this.log.info({ ops: ops.map((o) => o.kind) }, event);
     return { ops, observed: "model", durationMs: since(t0), rulesAppliedMs };
   }
 }

@@ -1,49 +1,16 @@
 // The fast path for one policy change: plans only the (source tag, destination app, protocol)
 // groups the change names, against the reconciler's model and a policy index kept up to date
-// with each change, so its cost follows what changed and not how many policies the cell has. For those groups it emits what planFilter would; port
-// classes that nothing uses any more are left for the next full reconcile to remove (an
-// unreferenced class matches nothing).
+// with each change, so its cost follows what changed and not how many policies the cell has.
+// For those groups it emits what planFilter would; port classes that nothing uses any more are
+// left for the next full reconcile to remove (an unreferenced class matches nothing).
 import { allowKey, emptyDelta, type AllowEntry, type FlowCut, type ObservedFilter, type PortClass } from "../kernel/kernel-types.js";
-import { mergeRanges, subtractRanges, type PortRange } from "../kernel/port-ranges.js";
-import type { DesiredCell, DesiredPolicy } from "./desired-state.js";
+import { mergeRanges, subtractRanges } from "../kernel/port-ranges.js";
+import type { DesiredCell } from "./desired-state.js";
 import { observedRanges, type FilterPlan } from "./plan-filter.js";
+import { groupKey, type PolicyChange, type PolicyIndex } from "./policy-index.js";
 import { PortClassAllocator } from "./port-classes.js";
 
-export interface PolicyChange {
-  readonly added: readonly DesiredPolicy[];
-  readonly removed: readonly DesiredPolicy[];
-}
-
-const groupKey = (tag: number, app: string, protocol: string): string => `${tag}|${app}|${protocol}`;
-
-/** Policies by (source tag, destination app, protocol), updated change by change. */
-export class PolicyIndex {
-  private readonly groups = new Map<string, PortRange[]>();
-
-  static from(policies: readonly DesiredPolicy[]): PolicyIndex {
-    const index = new PolicyIndex();
-    index.apply({ added: policies, removed: [] });
-    return index;
-  }
-
-  apply(change: PolicyChange): void {
-    for (const p of change.removed) {
-      const key = groupKey(p.sourceTag, p.destAppGuid, p.protocol);
-      const ranges = this.groups.get(key) ?? [];
-      const at = ranges.findIndex((r) => r.start === p.ports.start && r.end === p.ports.end);
-      if (at >= 0) ranges.splice(at, 1);
-      if (ranges.length === 0) this.groups.delete(key);
-    }
-    for (const p of change.added) {
-      const key = groupKey(p.sourceTag, p.destAppGuid, p.protocol);
-      this.groups.set(key, [...(this.groups.get(key) ?? []), p.ports]);
-    }
-  }
-
-  ranges(tag: number, app: string, protocol: string): readonly PortRange[] {
-    return this.groups.get(groupKey(tag, app, protocol)) ?? [];
-  }
-}
+export type { PolicyChange };
 
 /**
  * Plans `change` for the groups it names. `index` already holds the change; `d` supplies the
