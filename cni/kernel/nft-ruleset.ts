@@ -3,8 +3,9 @@
 // Packet path in a cell:
 //   prerouting (mangle prio): a packet from a local container gets mark = its app's tag (map @tags);
 //     packets from the VTEP keep the mark the kernel restored from the VXLAN GBP header.
-//   forward: established/related first (one conntrack lookup, the fast path); then traffic to a
-//     local container goes to `ingress`: router traffic (ROUTER_MARK) is accepted; the tag is
+//   forward: established/related first (one conntrack lookup, the fast path); a new connection
+//     DNATed to a container from outside the overlay (a port mapping) gets ROUTER_MARK; then traffic
+//     to a local container goes to `ingress`: router traffic (ROUTER_MARK) is accepted; the tag is
 //     stored in ct mark (so a removed policy can cut exactly its flows); a hash map on
 //     (mark . daddr . l4proto) turns the mark into a port class id; the small interval set
 //     `ports` (class . dport range) accepts; everything else is rejected. Then untagged traffic
@@ -48,6 +49,10 @@ export const BASE_CHAINS: readonly BaseChain[] = [
     rules: [
       { id: "established", text: "ct state established,related accept" },
       { id: "invalid", text: "ct state invalid drop" },
+      // A new connection DNATed to a container (a CNI port mapping, e.g. by the chained `portmap`
+      // plugin) that comes from neither the overlay nor a container is router traffic. Marked
+      // here, in forward: at prerouting's mangle priority the DNAT has not happened yet.
+      { id: "port-mapped", text: `ct status dnat iifname != "${VTEP_NAME}" ip saddr != @containers ip daddr @containers meta mark set ${hex(ROUTER_MARK)}` },
       { id: "to-container", text: "ip daddr @containers jump ingress" },
       { id: "untagged-overlay", text: `oifname "${VTEP_NAME}" meta mark & 0xffff == 0 reject with icmpx type admin-prohibited` },
     ],
