@@ -77,21 +77,7 @@ async function add(agent: CellAgent, req: Extract<CniRequest, { command: "ADD" |
   try {
     const ip = agent.ipam().allocate(req.containerId, req.ifname);
     undo.push("release address", () => void agent.ipam().release(req.containerId, req.ifname));
-    const registered = await agent.client().registerInstance(
-      {
-        instanceGuid: meta.instanceGuid,
-        appGuid: meta.appGuid,
-        spaceGuid: meta.spaceGuid,
-        orgGuid: meta.orgGuid,
-        index: meta.instanceIndex,
-        overlayIp: ip,
-        ports: [...meta.ports],
-        lifecycle: meta.lifecycle,
-        cellId: "",
-      },
-      meta.appName,
-    );
-    undo.push("deregister", () => agent.client().deregisterInstance(meta.instanceGuid).then(() => undefined));
+    // Recorded before any await, so a concurrent GC sees the address as owned, never as an orphan.
     const rec = {
       containerId: req.containerId,
       ifname: req.ifname,
@@ -99,19 +85,49 @@ async function add(agent: CellAgent, req: Extract<CniRequest, { command: "ADD" |
       ip,
       metadata: meta,
       portMappings: req.config.portMappings,
-      registeredRevision: registered.revision,
+      registeredRevision: 0,
     };
     agent.containers.put(rec);
     undo.push("forget container", async () => {
       agent.containers.remove(req.containerId, req.ifname);
       await agent.reconcile(false);
     });
-    // Ready gate 1: the revision that registered the container (and so brings its app's policies
-    // to this cell) is enforced in the kernel, together with its interface.
-    await agent.waitEnforced(registered.revision, agent.config.addTimeoutMs);
-    // Ready gate 2: its certificate, from a key made here, signed by control, served by the sidecar.
-    const { privateKeyPem, csrPem } = await generateKeyAndCsr({ commonName: meta.instanceGuid });
-    const cert = await agent.client().signInstanceCertificate(meta.instanceGuid, csrPem);
+    // The interface needs nothing from control, so the kernel wires it while control registers the
+    // container. Until its app's tag arrives the container is untagged: kept out of the overlay,
+    // and its ingress still rejects by default (the ADD has not returned, so nothing runs in it).
+    const [registration, wiring] = await Promise.allSettled([
+      agent.client().registerInstance(
+        {
+          instanceGuid: meta.instanceGuid,
+          appGuid: meta.appGuid,
+          spaceGuid: meta.spaceGuid,
+          orgGuid: meta.orgGuid,
+          index: meta.instanceIndex,
+          overlayIp: ip,
+          ports: [...meta.ports],
+          lifecycle: meta.lifecycle,
+          cellId: "",
+        },
+        meta.appName,
+      ),
+      agent.reconcile(false),
+    ]);
+    if (registration.status === "rejected") throw registration.reason;
+    undo.push("deregister", () => agent.client().deregisterInstance(meta.instanceGuid).then(() => undefined));
+    if (wiring.status === "rejected") throw wiring.reason;
+    const registered = registration.value;
+    agent.containers.put({ ...rec, registeredRevision: registered.revision });
+    // The two ready gates, concurrently: (1) the revision that registered the container (and so
+    // brings its app's tag and policies to this cell) is enforced in the kernel; (2) its
+    // certificate, from a key made here, is signed by control (then served by the sidecar).
+    const issue = async () => {
+      const { privateKeyPem, csrPem } = await generateKeyAndCsr({ commonName: meta.instanceGuid });
+      return { privateKeyPem, cert: await agent.client().signInstanceCertificate(meta.instanceGuid, csrPem) };
+    };
+    const [enforced, issued] = await Promise.allSettled([agent.waitEnforced(registered.revision, agent.config.addTimeoutMs), issue()]);
+    if (enforced.status === "rejected") throw enforced.reason;
+    if (issued.status === "rejected") throw issued.reason;
+    const { privateKeyPem, cert } = issued.value;
     if (agent.config.sidecarDir) {
       const dir = agent.config.sidecarDir;
       const generation = await writeSidecarContainer(dir, {

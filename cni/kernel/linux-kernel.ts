@@ -167,14 +167,19 @@ export function createLinuxKernel(opts: LinuxKernelOptions = {}): LinuxKernel {
             ` peer name ${s.ifName} address ${s.containerMac} mtu ${s.mtu} netns ${s.netns}`,
         ]);
         try {
-          await configureHostSide(netns, s);
-          await ipBatch(s.netns, [
-            "link set lo up",
-            `addr replace ${s.ip}/32 peer ${GATEWAY_IP}/32 dev ${s.ifName}`,
-            `link set ${s.ifName} up`,
-            `neigh replace ${GATEWAY_IP} lladdr ${s.hostMac} dev ${s.ifName} nud permanent`,
-            `route replace default via ${GATEWAY_IP} dev ${s.ifName} src ${s.ip}`,
+          // The two ends live in different namespaces and need only the pair: configured at once
+          // (each is a process start; this is on the CNI ADD's critical path).
+          const ends = await Promise.allSettled([
+            configureHostSide(netns, s),
+            ipBatch(s.netns, [
+              "link set lo up",
+              `addr replace ${s.ip}/32 peer ${GATEWAY_IP}/32 dev ${s.ifName}`,
+              `link set ${s.ifName} up`,
+              `neigh replace ${GATEWAY_IP} lladdr ${s.hostMac} dev ${s.ifName} nud permanent`,
+              `route replace default via ${GATEWAY_IP} dev ${s.ifName} src ${s.ip}`,
+            ]),
           ]);
+          for (const end of ends) if (end.status === "rejected") throw end.reason;
         } catch (err) {
           // Undo the pair so a failed create leaves nothing behind; keep the original error.
           await tolerateGone(ipBatch(netns, [`link del ${s.hostIf}`])).catch((undoErr: unknown) => {
