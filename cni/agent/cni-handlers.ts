@@ -95,36 +95,35 @@ async function add(agent: CellAgent, req: Extract<CniRequest, { command: "ADD" |
     // The interface needs nothing from control, so the kernel wires it while control registers the
     // container. Until its app's tag arrives the container is untagged: kept out of the overlay,
     // and its ingress still rejects by default (the ADD has not returned, so nothing runs in it).
-    const [registration, wiring] = await Promise.allSettled([
-      agent.client().registerInstance(
-        {
-          instanceGuid: meta.instanceGuid,
-          appGuid: meta.appGuid,
-          spaceGuid: meta.spaceGuid,
-          orgGuid: meta.orgGuid,
-          index: meta.instanceIndex,
-          overlayIp: ip,
-          ports: [...meta.ports],
-          lifecycle: meta.lifecycle,
-          cellId: "",
-        },
-        meta.appName,
-      ),
-      agent.reconcile(false),
-    ]);
+    // Once registered, the two ready gates run concurrently: (1) the revision that registered the
+    // container (and so brings its app's tag and policies to this cell) is enforced in the kernel;
+    // (2) its certificate, from a key made here, is signed by control (then served by the sidecar).
+    const registering = agent.client().registerInstance(
+      {
+        instanceGuid: meta.instanceGuid,
+        appGuid: meta.appGuid,
+        spaceGuid: meta.spaceGuid,
+        orgGuid: meta.orgGuid,
+        index: meta.instanceIndex,
+        overlayIp: ip,
+        ports: [...meta.ports],
+        lifecycle: meta.lifecycle,
+        cellId: "",
+      },
+      meta.appName,
+    );
+    const issuing = registering.then(async () => {
+      const { privateKeyPem, csrPem } = await generateKeyAndCsr({ commonName: meta.instanceGuid });
+      return { privateKeyPem, cert: await agent.client().signInstanceCertificate(meta.instanceGuid, csrPem) };
+    });
+    const enforcing = registering.then(async (registered) => {
+      agent.containers.put({ ...rec, registeredRevision: registered.revision });
+      await agent.waitEnforced(registered.revision, agent.config.addTimeoutMs);
+    });
+    const [registration, wiring, enforced, issued] = await Promise.allSettled([registering, agent.reconcile(false), enforcing, issuing]);
     if (registration.status === "rejected") throw registration.reason;
     undo.push("deregister", () => agent.client().deregisterInstance(meta.instanceGuid).then(() => undefined));
     if (wiring.status === "rejected") throw wiring.reason;
-    const registered = registration.value;
-    agent.containers.put({ ...rec, registeredRevision: registered.revision });
-    // The two ready gates, concurrently: (1) the revision that registered the container (and so
-    // brings its app's tag and policies to this cell) is enforced in the kernel; (2) its
-    // certificate, from a key made here, is signed by control (then served by the sidecar).
-    const issue = async () => {
-      const { privateKeyPem, csrPem } = await generateKeyAndCsr({ commonName: meta.instanceGuid });
-      return { privateKeyPem, cert: await agent.client().signInstanceCertificate(meta.instanceGuid, csrPem) };
-    };
-    const [enforced, issued] = await Promise.allSettled([agent.waitEnforced(registered.revision, agent.config.addTimeoutMs), issue()]);
     if (enforced.status === "rejected") throw enforced.reason;
     if (issued.status === "rejected") throw issued.reason;
     const { privateKeyPem, cert } = issued.value;
