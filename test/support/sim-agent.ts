@@ -1,22 +1,24 @@
 // A light simulated cell agent: a real join, real mTLS gRPC and a real Sync stream, but no kernel.
 // It keeps the desired state it is sent (snapshot + deltas) in maps, acks what it applies, and can
 // be told to fail (nack) a revision. Used by the stream tests and the propagation benchmark.
-import type { ControlMessage, InstanceCertificate, Lease, PolicyRule, Instance } from "../../proto/types.js";
+import type { ControlMessage, InstanceCertificate } from "../../proto/types.js";
+import { ControlState, ruleKey } from "../../cni/agent/control-state.js";
 import { ControlClient } from "../../cni/control/control-client.js";
 import { joinCell, type CellCredentials } from "../../cni/control/join.js";
 import { SyncLoop } from "../../cni/control/sync-loop.js";
 
-export const ruleKey = (p: PolicyRule) => `${p.sourceApp}|${p.destApp}|${p.protocol}|${p.startPort}|${p.endPort}`;
+export { ruleKey };
 
 export class SimAgent {
-  readonly leases = new Map<string, Lease>();
-  readonly instances = new Map<string, Instance>();
-  readonly policies = new Map<string, PolicyRule>();
+  /** The desired state as the real agent keeps it. */
+  readonly state = new ControlState();
+  readonly leases = this.state.leases;
+  readonly instances = this.state.instances;
+  readonly policies = this.state.policies;
   readonly received: ControlMessage[] = [];
   readonly certificates: InstanceCertificate[] = [];
   readonly client: ControlClient;
   enforced = 0;
-  caBundlePem = "";
   failRevisions = new Set<number>();
   /** Called when a revision has been applied (or failed). */
   onApplied: ((revision: number, ok: boolean) => void) | undefined;
@@ -71,25 +73,7 @@ export class SimAgent {
 
   private apply(msg: ControlMessage): Promise<void> {
     this.received.push(msg);
-    if (msg.kind === "snapshot" && msg.snapshot) {
-      const s = msg.snapshot;
-      this.leases.clear();
-      this.instances.clear();
-      this.policies.clear();
-      for (const l of s.leases) this.leases.set(l.overlaySubnet, l);
-      for (const i of s.instances) this.instances.set(i.instanceGuid, i);
-      for (const p of s.policies) this.policies.set(ruleKey(p), p);
-      this.caBundlePem = s.caBundlePem;
-    } else if (msg.kind === "delta" && msg.delta) {
-      const d = msg.delta;
-      for (const l of d.leasesUpserted) this.leases.set(l.overlaySubnet, l);
-      for (const k of d.leasesRemoved) this.leases.delete(k);
-      for (const i of d.instancesUpserted) this.instances.set(i.instanceGuid, i);
-      for (const k of d.instancesRemoved) this.instances.delete(k);
-      for (const p of d.policiesAdded) this.policies.set(ruleKey(p), p);
-      for (const p of d.policiesRemoved) this.policies.delete(ruleKey(p));
-      if (d.caBundlePem) this.caBundlePem = d.caBundlePem;
-    }
+    this.state.apply(msg);
     if (this.failRevisions.has(msg.revision)) {
       this.onApplied?.(msg.revision, false);
       return Promise.reject(new Error(`simulated failure at revision ${msg.revision}`));
