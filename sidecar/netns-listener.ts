@@ -75,9 +75,12 @@ export async function listenInNamespace(netnsPath: string, port: number, opts: N
         if (reply.ok && handle !== undefined) resolve(handle as Server);
         else reject(new WeftError(reply.code === "EADDRINUSE" ? "CONFLICT" : "INTERNAL", `cannot listen on port ${port} in ${netnsPath}: ${reply.code ?? ""} ${reply.message ?? ""}`.trim()));
       });
-      child.once("exit", (code) => {
+      // The helper exits right after sending; the handle can be handed over after 'exit' is seen,
+      // so a clean exit waits for the message (bounded by the timer).
+      child.once("exit", (code, signal) => {
+        if (code === 0) return;
         clearTimeout(timer);
-        reject(new WeftError("INTERNAL", `listener helper for ${netnsPath} exited with ${code}: ${stderr.trim()}`));
+        reject(new WeftError("INTERNAL", `listener helper for ${netnsPath} exited with ${code ?? signal}: ${stderr.trim()}`));
       });
     });
   } finally {

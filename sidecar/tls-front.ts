@@ -13,6 +13,7 @@
 // What happens to a secure connection is the ConnectionHandler's business (l4-forward.ts, http-forward.ts).
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { createServer, type TLSSocket, type Server as TlsServer } from "node:tls";
+import { WeftError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { ProxyLimits } from "./config.js";
 import type { ServingCredentials } from "./credentials.js";
@@ -97,6 +98,9 @@ export class TlsFront {
 
   /** Starts accepting; resolves with the port. */
   async listen(target: ListenTarget): Promise<number> {
+    // net.Server.listen(x) falls back to a random port in our own namespace when x has no live
+    // handle: refuse a closed socket rather than open a port on the cell host.
+    if ("server" in target && !target.server.listening) throw new WeftError("INTERNAL", "the listening socket made in the namespace is already closed");
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
       const done = () => {

@@ -8,7 +8,7 @@
 //   into several namespaces from one process, so it would run as a sidecar per container too.
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { promisify } from "node:util";
 import pLimit from "p-limit";
 import { eventually } from "../../common/eventually.js";
@@ -65,8 +65,10 @@ export async function memoryShared(root: TestRoot, counts: readonly number[]): P
   const max = Math.max(...counts);
   const ns = await namespaces(max);
   const channel = await mkdtemp("/tmp/weft-bench-mem-");
-  const [cmd = "", ...args] = [...weftCommand(), "sidecar", "--channel-dir", channel, "--ops-listen", "127.0.0.1:0", "--netns-concurrency", "2", "--log-level", "warn"];
-  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"] });
+  const [cmd = "", ...args] = [...weftCommand(), "sidecar", "--channel-dir", channel, "--ops-listen", "127.0.0.1:0", "--netns-concurrency", "2", "--log-level", "info"];
+  const log = await open(`${channel}.log`, "w");
+  const child = spawn(cmd, args, { stdio: ["ignore", log.fd, "inherit"] });
+  await log.close();
   const points: MemoryPoint[] = [];
   try {
     let have = 0;
@@ -90,6 +92,7 @@ export async function memoryShared(root: TestRoot, counts: readonly number[]): P
     await new Promise((r) => child.once("exit", r));
     await ns.remove();
     await rm(channel, { recursive: true, force: true });
+    await rm(`${channel}.log`, { force: true });
   }
   return points;
 }
