@@ -1,13 +1,14 @@
 // GET /networking/:version/external/policies[?id=|source_id=|dest_id=]. Values are
 // comma-separated GUIDs. A non-admin sees only policies whose source and destination apps are both
 // in their spaces. A GUID that could never be stored (NUL, control characters, too long) is a 400:
-// PostgreSQL would reject the parameter itself.
+// PostgreSQL would reject the parameter itself. The store renders the policies' JSON (the same
+// bytes renderPolicies would make), so a full list does not build one object per policy.
 import type { Handler } from "hono";
 import type { PolicyFilter } from "../domain/types.js";
 import { WRITE_SCOPES, requireScopes } from "./auth.js";
 import type { ApiDeps, Env } from "./deps.js";
 import { HttpError } from "./http-error.js";
-import { ID_RULE, isStorableId, renderPolicies } from "./policy-payload.js";
+import { ID_RULE, isStorableId } from "./policy-payload.js";
 
 function guidList(name: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -28,7 +29,8 @@ export function listPoliciesHandler(deps: ApiDeps): Handler<Env> {
       ...(destIds ? { destIds } : {}),
       ...(principal.isAdmin ? {} : { spaces: principal.spaces }),
     };
-    const policies = await deps.store.listPolicies(filter);
-    return c.json(renderPolicies(policies, c.get("version")));
+    const { count, json } = await deps.store.listPoliciesJson(filter, c.get("version"));
+    c.header("Content-Type", "application/json");
+    return c.body(`{"total_policies":${count},"policies":[${json}]}`);
   };
 }

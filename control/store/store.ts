@@ -2,9 +2,11 @@
 // one transaction that first takes the revision lock (so writers are serialised and revisions are
 // strictly increasing in commit order) and, when something changed, bumps the revision, which also
 // records the change and NOTIFYs other replicas. The hot policy mutations are single calls to SQL
-// functions (see migrations) so that a create costs one round trip plus the commit.
+// functions (see migrations); creates and app upserts go through the WriteBatcher, so concurrent
+// ones share a transaction and its commit while each keeps its own revision.
 import type { App, Policy, PolicyFilter, Protocol, TagEntry } from "../domain/types.js";
 import type { Db, SqlClient } from "./db.js";
+import { WriteBatcher } from "./write-batcher.js";
 
 interface PolicyRow {
   source_guid: string;
@@ -29,10 +31,41 @@ function toApp(r: AppRow): App {
   return { guid: r.guid, name: r.name, spaceGuid: r.space_guid, orgGuid: r.org_guid };
 }
 
+function policyRows(policies: readonly Policy[]): { s: string; d: string; p: Protocol; a: number; b: number }[] {
+  return policies.map((p) => ({ s: p.source, d: p.destination, p: p.protocol, a: p.startPort, b: p.endPort }));
+}
+
 function policiesJson(policies: readonly Policy[]): string {
-  return JSON.stringify(
-    policies.map((p) => ({ s: p.source, d: p.destination, p: p.protocol, a: p.startPort, b: p.endPort })),
-  );
+  return JSON.stringify(policyRows(policies));
+}
+
+// One policy as the REST API renders it, built by PostgreSQL: the same bytes JSON.stringify makes
+// (to_json quotes and escapes a string as JSON.stringify does; ids hold no control characters).
+const RENDER_V1 = `format('{"source":{"id":%s},"destination":{"id":%s,"protocol":%s,"ports":{"start":%s,"end":%s}}}',
+  to_json(p.source_guid), to_json(p.dest_guid), to_json(p.protocol), p.start_port, p.end_port)`;
+const RENDER_V0 = `format('{"source":{"id":%s},"destination":{"id":%s,"protocol":%s,"port":%s}}',
+  to_json(p.source_guid), to_json(p.dest_guid), to_json(p.protocol), p.start_port)`;
+
+/** WHERE terms (on policies p) and their parameters for a list filter. */
+function policyWhere(filter: PolicyFilter): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const arg = (v: readonly string[]) => {
+    params.push(v);
+    return `$${params.length}::text[]`;
+  };
+  if (filter.ids) {
+    const a = arg(filter.ids);
+    where.push(`(p.source_guid = ANY (${a}) OR p.dest_guid = ANY (${a}))`);
+  }
+  if (filter.sourceIds) where.push(`p.source_guid = ANY (${arg(filter.sourceIds)})`);
+  if (filter.destIds) where.push(`p.dest_guid = ANY (${arg(filter.destIds)})`);
+  if (filter.spaces) {
+    const s = arg(filter.spaces);
+    where.push(`EXISTS (SELECT 1 FROM apps a WHERE a.guid = p.source_guid AND a.space_guid = ANY (${s}))`);
+    where.push(`EXISTS (SELECT 1 FROM apps a WHERE a.guid = p.dest_guid AND a.space_guid = ANY (${s}))`);
+  }
+  return { where, params };
 }
 
 export interface Mutation<T> {
@@ -50,7 +83,11 @@ export interface MutationResult<T> {
 }
 
 export class Store {
-  constructor(readonly db: Db) {}
+  private readonly writes: WriteBatcher;
+
+  constructor(readonly db: Db) {
+    this.writes = new WriteBatcher(db);
+  }
 
   async mutate<T>(fn: (tx: SqlClient) => Promise<Mutation<T>>): Promise<MutationResult<T>> {
     return this.db.transaction(async (tx) => {
@@ -79,11 +116,7 @@ export class Store {
   /** Idempotent create. quota (non-admins) caps policies per source app. */
   async createPolicies(policies: readonly Policy[], quota: number | null = null): Promise<number | null> {
     if (policies.length === 0) return null;
-    const res = await this.db.query<{ rev: number | null }>("SELECT weft_create_policies($1::jsonb, $2) AS rev", [
-      policiesJson(policies),
-      quota,
-    ]);
-    return res.rows[0]!.rev;
+    return this.writes.submit({ k: "policies", p: policyRows(policies), q: quota });
   }
 
   async deletePolicies(policies: readonly Policy[]): Promise<number | null> {
@@ -95,29 +128,33 @@ export class Store {
   }
 
   async listPolicies(filter: PolicyFilter = {}): Promise<Policy[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const arg = (v: readonly string[]) => {
-      params.push(v);
-      return `$${params.length}::text[]`;
-    };
-    if (filter.ids) {
-      const a = arg(filter.ids);
-      where.push(`(p.source_guid = ANY (${a}) OR p.dest_guid = ANY (${a}))`);
-    }
-    if (filter.sourceIds) where.push(`p.source_guid = ANY (${arg(filter.sourceIds)})`);
-    if (filter.destIds) where.push(`p.dest_guid = ANY (${arg(filter.destIds)})`);
-    if (filter.spaces) {
-      const s = arg(filter.spaces);
-      where.push(`EXISTS (SELECT 1 FROM apps a WHERE a.guid = p.source_guid AND a.space_guid = ANY (${s}))`);
-      where.push(`EXISTS (SELECT 1 FROM apps a WHERE a.guid = p.dest_guid AND a.space_guid = ANY (${s}))`);
-    }
+    const { where, params } = policyWhere(filter);
     const sql =
       "SELECT source_guid, dest_guid, protocol, start_port, end_port FROM policies p" +
       (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
       " ORDER BY p.id";
     const res = await this.db.query<PolicyRow>(sql, params);
     return res.rows.map(toPolicy);
+  }
+
+  /**
+   * The policies as the REST list renders them: their count and the JSON array's elements
+   * (comma-separated, without the brackets). PostgreSQL builds the text, so a list of 60,000 costs
+   * one row on the wire instead of 60,000 rows, objects and a stringify. v0 omits ranges, as CF does.
+   */
+  async listPoliciesJson(filter: PolicyFilter, version: "v0" | "v1"): Promise<{ count: number; json: string }> {
+    const { where, params } = policyWhere(filter);
+    if (version === "v0") where.push("p.start_port = p.end_port");
+    // Ordered in a subquery rather than with string_agg(... ORDER BY): PostgreSQL then reads the
+    // primary key in order instead of sorting the rendered text, which spills to disk for a full
+    // list. A subquery with ORDER BY is not flattened, so the aggregate sees that order.
+    const res = await this.db.query<{ n: number; body: string }>(
+      `SELECT count(*)::integer AS n, coalesce(string_agg(s.policy, ','), '') AS body
+       FROM (SELECT ${version === "v1" ? RENDER_V1 : RENDER_V0} AS policy FROM policies p
+             ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY p.id) s`,
+      params,
+    );
+    return { count: res.rows[0]!.n, json: res.rows[0]!.body };
   }
 
   async listTags(): Promise<TagEntry[]> {
@@ -145,19 +182,12 @@ export class Store {
 
   // --- apps -------------------------------------------------------------------------------------
 
+  /** Registers or updates an app (weft_upsert_app); the revision is null when nothing changed. */
   async upsertApp(app: App): Promise<MutationResult<App>> {
-    return this.mutate(async (tx) => {
-      const res = await tx.query<AppRow & { changed: boolean }>(
-        `INSERT INTO apps (guid, name, space_guid, org_guid) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (guid) DO UPDATE SET name = EXCLUDED.name, space_guid = EXCLUDED.space_guid,
-           org_guid = EXCLUDED.org_guid, updated_at = now()
-         WHERE (apps.name, apps.space_guid, apps.org_guid) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.space_guid, EXCLUDED.org_guid)
-         RETURNING guid, name, space_guid, org_guid`,
-        [app.guid, app.name, app.spaceGuid, app.orgGuid],
-      );
-      return { result: app, changed: res.rowCount > 0, kind: "apps", detail: { apps: [app.guid] } };
-    });
+    const revision = await this.writes.submit({ k: "app", g: app.guid, n: app.name, s: app.spaceGuid, o: app.orgGuid });
+    return { result: app, revision };
   }
+
 
   async getApp(guid: string): Promise<App | undefined> {
     const res = await this.db.query<AppRow>("SELECT guid, name, space_guid, org_guid FROM apps WHERE guid = $1", [guid]);

@@ -1,0 +1,96 @@
+// Group commit for the store's hot writes (policy creates, app upserts). Writers are serialised on
+// the revision row and each commit waits for its WAL flush, so one write per transaction caps a
+// replica at one flush per write. Here, writes that arrive while a batch is in flight wait and go
+// together in the next one: a single call to weft_apply (see migration 004), one transaction, one
+// flush. Each write still runs alone and in arrival order inside its own subtransaction, and gets
+// its own revision or its own error. A write that arrives when nothing is in flight goes at once,
+// so a lone write is not delayed.
+import { WeftError } from "../../common/errors.js";
+import type { Db } from "./db.js";
+import { mapDbError } from "./db.js";
+
+// jsonb cannot hold these, so one such string would fail the whole batch's input: refuse it alone.
+// In u-mode, a paired surrogate is one code point; only unpaired ones match.
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\ud800-\udfff]/u;
+
+function holdsUnstorable(v: unknown): boolean {
+  if (typeof v === "string") return UNSTORABLE.test(v);
+  if (Array.isArray(v)) return v.some(holdsUnstorable);
+  if (v !== null && typeof v === "object") return Object.values(v).some(holdsUnstorable);
+  return false;
+}
+
+export type Write =
+  | { readonly k: "policies"; readonly p: readonly unknown[]; readonly q: number | null }
+  | { readonly k: "app"; readonly g: string; readonly n: string; readonly s: string; readonly o: string };
+
+interface Pending {
+  readonly write: Write;
+  readonly weight: number;
+  readonly resolve: (revision: number | null) => void;
+  readonly reject: (err: Error) => void;
+}
+
+type Outcome = { rev: number | null } | { code: string; message: string };
+
+export class WriteBatcher {
+  private readonly queue: Pending[] = [];
+  private running = false;
+
+  /**
+   * maxWrites stays well below 64 so that a batch's subtransactions fit PostgreSQL's per-backend
+   * subtransaction cache; maxWeight (policies) keeps one batch's statement short.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly maxWrites = 32,
+    private readonly maxWeight = 2000,
+  ) {}
+
+  /** Resolves with the write's revision (null when it changed nothing), or rejects with its error. */
+  submit(write: Write): Promise<number | null> {
+    if (holdsUnstorable(write)) {
+      return Promise.reject(new WeftError("INVALID_ARGUMENT", "text with NUL characters or unpaired surrogates cannot be stored"));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ write, weight: write.k === "policies" ? write.p.length : 1, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private takeBatch(): Pending[] {
+    let weight = 0;
+    let n = 0;
+    while (n < this.queue.length && n < this.maxWrites && (n === 0 || weight + this.queue[n]!.weight <= this.maxWeight)) {
+      weight += this.queue[n]!.weight;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.takeBatch();
+        try {
+          const res = await this.db.query<{ results: Outcome[] }>("SELECT weft_apply($1::jsonb) AS results", [
+            JSON.stringify(batch.map((b) => b.write)),
+          ]);
+          const results = res.rows[0]?.results ?? [];
+          batch.forEach((b, i) => {
+            const r = results[i];
+            if (r === undefined) b.reject(new Error(`weft_apply returned ${results.length} results for ${batch.length} writes`));
+            else if ("code" in r) b.reject(mapDbError(r));
+            else b.resolve(r.rev);
+          });
+        } catch (err) {
+          for (const b of batch) b.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}

@@ -1,0 +1,104 @@
+// Group-committed writes and the store-rendered policy list (migration 004, write-batcher.ts,
+// Store.listPoliciesJson), on both stores. Concurrent creates and app upserts share transactions
+// but must behave exactly as if each ran alone: its own revision (all distinct and consecutive, each
+// with its weft_changes row), its own error (a quota failure or an unstorable string fails only its
+// own write), and tags still go to the lowest free number. The rendered list must be byte for byte
+// what JSON.stringify(renderPolicies(...)) makes, for awkward ids too.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isWeftError } from "../../common/errors.js";
+import { openTestDb, STORE_KINDS, type TestDb } from "../../test/support/db.js";
+import { renderPolicies } from "../api/policy-payload.js";
+import type { Policy } from "../domain/types.js";
+import { Store } from "./store.js";
+
+const pol = (source: string, destination: string, startPort = 8080, endPort = startPort): Policy => ({ source, destination, protocol: "tcp", startPort, endPort });
+
+describe.each(STORE_KINDS)("write batches, %s store", (kind) => {
+  let t: TestDb;
+  let store: Store;
+  beforeAll(async () => {
+    t = await openTestDb(kind);
+    store = new Store(t.db);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  async function tagOf(guid: string): Promise<number | undefined> {
+    return (await store.listTags()).find((e) => e.id === guid)?.tag;
+  }
+
+  it("gives concurrent creates and upserts distinct, consecutive revisions, each recorded", async () => {
+    const start = await store.revision();
+    const writes = Array.from({ length: 60 }, (_, i) =>
+      i % 3 === 0
+        ? store.upsertApp({ guid: `app-${i}`, name: `n${i}`, spaceGuid: "s", orgGuid: "o" }).then((r) => r.revision)
+        : store.createPolicies([pol(`src-${i}`, `dst-${i % 7}`, 1000 + i)]),
+    );
+    const revisions = (await Promise.all(writes)) as number[];
+    expect(revisions.every((r) => typeof r === "number")).toBe(true);
+    expect([...revisions].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => start + 1 + i));
+    const changes = await t.db.query<{ revision: number }>("SELECT revision FROM weft_changes WHERE revision > $1 ORDER BY revision", [start]);
+    expect(changes.rows.map((r) => r.revision)).toEqual(Array.from({ length: 60 }, (_, i) => start + 1 + i));
+    expect(await store.revision()).toBe(start + 60);
+  });
+
+  it("returns null for writes that change nothing, also inside a batch", async () => {
+    await store.upsertApp({ guid: "same", name: "n", spaceGuid: "s", orgGuid: "o" });
+    await store.createPolicies([pol("dup-a", "dup-b")]);
+    const before = await store.revision();
+    const again = await Promise.all([
+      store.upsertApp({ guid: "same", name: "n", spaceGuid: "s", orgGuid: "o" }).then((r) => r.revision),
+      store.createPolicies([pol("dup-a", "dup-b")]),
+      store.createPolicies([pol("dup-a", "dup-b")]),
+    ]);
+    expect(again).toEqual([null, null, null]);
+    expect(await store.revision()).toBe(before);
+  });
+
+  it("fails only the write that fails: quota, unstorable text", async () => {
+    await store.createPolicies([pol("quota-src", "q-1", 1), pol("quota-src", "q-2", 2)]);
+    const before = await store.revision();
+    const outcomes = await Promise.allSettled([
+      store.createPolicies([pol("ok-1", "ok-dst")]),
+      store.createPolicies([pol("quota-src", "q-3", 3)], 2),
+      store.createPolicies([pol("ok-2", "ok-dst")]),
+      store.createPolicies([pol("nul\u0000src", "ok-dst")]),
+      store.upsertApp({ guid: "bad\ud800", name: "n", spaceGuid: "s", orgGuid: "o" }),
+      store.createPolicies([pol("ok-3", "ok-dst")]),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled", "rejected", "rejected", "fulfilled"]);
+    const reasons = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as unknown] : []));
+    expect(isWeftError(reasons[0], "QUOTA_EXCEEDED")).toBe(true);
+    expect(isWeftError(reasons[1], "INVALID_ARGUMENT")).toBe(true);
+    expect(isWeftError(reasons[2], "INVALID_ARGUMENT")).toBe(true);
+    expect(await store.revision()).toBe(before + 3);
+    const listed = await store.listPolicies({ ids: ["quota-src", "ok-1", "ok-2", "ok-3"] });
+    expect(listed.map((p) => `${p.source}>${p.destination}`).sort()).toEqual(["ok-1>ok-dst", "ok-2>ok-dst", "ok-3>ok-dst", "quota-src>q-1", "quota-src>q-2"]);
+  });
+
+  it("hands out the lowest free tag, also after tags are freed", async () => {
+    await store.createPolicies([pol("tag-a", "tag-b"), pol("tag-c", "tag-d")]);
+    const [a, b, c, d] = [await tagOf("tag-a"), await tagOf("tag-b"), await tagOf("tag-c"), await tagOf("tag-d")];
+    expect([b, c, d]).toEqual([a! + 1, a! + 2, a! + 3]);
+    await store.deletePolicies([pol("tag-a", "tag-b")]);
+    expect(await tagOf("tag-a")).toBeUndefined();
+    await store.createPolicies([pol("tag-e", "tag-f")]);
+    expect([await tagOf("tag-e"), await tagOf("tag-f")]).toEqual([a, b]);
+    const highest = Math.max(...(await store.listTags()).map((e) => e.tag));
+    await store.createPolicies([pol("tag-g", "tag-g")]);
+    expect(await tagOf("tag-g")).toBe(highest + 1);
+  });
+
+  it("renders lists exactly as renderPolicies and JSON.stringify would, v1 and v0", async () => {
+    const odd = ['q"uote', "back\\slash", "slash/ok", "ünï©ødé", "emoji-😀", "line\u2028sep", "tab-less <>&'"];
+    await store.createPolicies(odd.flatMap((id, i) => [pol(id, odd[(i + 1) % odd.length]!, 100 + i), pol(`r-${i}`, id, 200, 300 + i)]));
+    for (const filter of [{}, { ids: odd.slice(0, 3) }, { sourceIds: ["emoji-😀"] }, { destIds: ['q"uote'] }, { ids: ["nothing-here"] }]) {
+      for (const version of ["v1", "v0"] as const) {
+        const { count, json } = await store.listPoliciesJson(filter, version);
+        const expected = JSON.stringify(renderPolicies(await store.listPolicies(filter), version));
+        expect(`{"total_policies":${count},"policies":[${json}]}`).toBe(expected);
+      }
+    }
+  });
+});
