@@ -20,7 +20,7 @@ import { memoryNginx, memoryPerContainerMode, memoryShared, perContainerMb, type
 import { startAppNginx, startHaproxy, startNginxStream, startOurs, writeBenchFiles, type BenchProcess } from "../sidecar/testing/bench-peers.js";
 import { cpuMicros, median, parseHey, parseWrk, processTree, run, type LoadResult } from "../sidecar/testing/bench-tools.js";
 import { unusedPort } from "../sidecar/testing/harness.js";
-import { createTestRoot, issueInstance } from "../sidecar/testing/test-pki.js";
+import { createTestRoot, issueInstance } from "../test/support/test-pki.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 

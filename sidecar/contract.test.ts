@@ -17,7 +17,7 @@ import {
 } from "../common/sidecar-contract.js";
 import { startSidecar } from "./main.js";
 import { connectTls, echoWithBye, readAll, startApp, startHarness, type Harness, type TestApp } from "./testing/harness.js";
-import { createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "./testing/test-pki.js";
+import { createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "../test/support/test-pki.js";
 
 const NAME = "backend.apps.internal";
 

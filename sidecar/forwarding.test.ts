@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../common/eventually.js";
 import { connectTls, echoWithBye, readAll, readBytes, startApp, startHarness, unusedPort, type Harness } from "./testing/harness.js";
-import { createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "./testing/test-pki.js";
+import { createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "../test/support/test-pki.js";
 
 const NAME = "backend.apps.internal";
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoWithBye, connectTls, readAll, startApp, startHarness, type Harness, type TestApp } from "./testing/harness.js";
-import { TEST_IDENTITY, createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "./testing/test-pki.js";
+import { TEST_IDENTITY, createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "../test/support/test-pki.js";
 
 function sClient(args: string[], input: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {

@@ -13,7 +13,7 @@ import { eventually } from "../common/eventually.js";
 import { waitSidecarServing, writeSidecarContainer } from "../common/sidecar-contract.js";
 import { startChildSidecar, withRaisedFdLimit, type ChildSidecar } from "./testing/child-sidecar.js";
 import { connectTls, echoWithBye, readAll, startApp, type TestApp } from "./testing/harness.js";
-import { TEST_IDENTITY, createTestRoot, issueInstance, type TestRoot } from "./testing/test-pki.js";
+import { TEST_IDENTITY, createTestRoot, issueInstance, type TestRoot } from "../test/support/test-pki.js";
 
 const NAME = "backend.apps.internal";
 const GUID = TEST_IDENTITY.instanceGuid;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../common/eventually.js";
 import { PP2, WEFT_TLV_IDENTITY, encodeProxyV2 } from "./proxy-protocol.js";
 import { connectTls, readAll, startApp, startHarness, type Harness } from "./testing/harness.js";
-import { TEST_IDENTITY, createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "./testing/test-pki.js";
+import { TEST_IDENTITY, createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "../test/support/test-pki.js";
 
 const NAME = "backend.apps.internal";
 const FRONTEND = { instanceGuid: "a0b1c2d3-0000-4000-8000-00000000f00d", appGuid: "frontend-app", spaceGuid: "space-2", orgGuid: "org-2", routes: ["frontend.apps.internal"] };

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TLSSocket } from "node:tls";
 import { connectTls, echoWithBye, readBytes, startApp, startHarness, type Harness, type TestApp } from "./testing/harness.js";
-import { TEST_IDENTITY, createTestRoot, issueInstance, type TestRoot } from "./testing/test-pki.js";
+import { TEST_IDENTITY, createTestRoot, issueInstance, type TestRoot } from "../test/support/test-pki.js";
 
 const NAME = "backend.apps.internal";
 

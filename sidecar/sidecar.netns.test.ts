@@ -12,7 +12,7 @@ import { eventually } from "../common/eventually.js";
 import { readSidecarStatus, removeSidecarContainer, waitSidecarServing, writeSidecarContainer, type SidecarCredentials } from "../common/sidecar-contract.js";
 import { createNetnsFixture, type Cell, type NetnsFixture } from "../test/support/netns-fixture.js";
 import { addWiredContainer, enableForwarding, listeners, type WiredContainer } from "../test/support/sidecar-netns.js";
-import { TEST_IDENTITY, createTestRoot, issueInstance, type TestRoot } from "./testing/test-pki.js";
+import { TEST_IDENTITY, createTestRoot, issueInstance, type TestRoot } from "../test/support/test-pki.js";
 
 const NAME = "backend.apps.internal";
 const APP = `

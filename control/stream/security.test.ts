@@ -4,11 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKeyAndCsr } from "../../common/csr.js";
 import { selfSignedServerCert } from "../../common/x509.js";
-import { ControlClient } from "../../cni/control/control-client.js";
 import { startTestControl, type TestControl } from "../../test/support/control.js";
-import { instance, joinSimAgent, joinToken } from "../../test/support/plane.js";
+import { ControlClient, instance, joinCell, joinSimAgent, joinToken } from "../../test/support/plane.js";
 import type { SimAgent } from "../../test/support/sim-agent.js";
-import { joinCell } from "../../cni/control/join.js";
 
 describe("gRPC plane security and hostile input", () => {
   let api: TestControl;

@@ -16,7 +16,7 @@ import { waitSidecarServing, writeSidecarContainer } from "../../common/sidecar-
 import { memoryKb, processTree } from "./bench-tools.js";
 import { startNginxStream, weftCommand, type BenchFiles, type BenchProcess } from "./bench-peers.js";
 import { unusedPort } from "./harness.js";
-import { TEST_IDENTITY, issueInstance, type TestRoot } from "./test-pki.js";
+import { TEST_IDENTITY, issueInstance, type TestRoot } from "../../test/support/test-pki.js";
 
 const execFileP = promisify(execFile);
 

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { eventually } from "../../common/eventually.js";
 import { waitSidecarServing, writeSidecarContainer } from "../../common/sidecar-contract.js";
-import type { IssuedCredentials } from "./test-pki.js";
+import type { IssuedCredentials } from "../../test/support/test-pki.js";
 
 export interface BenchProcess {
   readonly name: string;

@@ -16,7 +16,7 @@ import {
 } from "../../common/sidecar-contract.js";
 import { DEFAULT_LIMITS, type ProxyLimits, type SidecarConfig } from "../config.js";
 import { startSidecar, type RunningSidecar } from "../main.js";
-import { TEST_IDENTITY } from "./test-pki.js";
+import { TEST_IDENTITY } from "../../test/support/test-pki.js";
 
 export interface Harness {
   readonly dir: string;

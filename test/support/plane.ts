@@ -35,3 +35,8 @@ export const v1Policy = (src: string, dst: string, start = 8080, end = start, pr
   source: { id: src },
   destination: { id: dst, protocol, ports: { start, end } },
 });
+
+// The agent-side client, for control tests that act as a cell (tests may cross the parts; the
+// parts themselves talk only over proto/).
+export { ControlClient } from "../../cni/control-link/control-client.js";
+export { joinCell } from "../../cni/control-link/join.js";

@@ -3,9 +3,9 @@
 // be told to fail (nack) a revision. Used by the stream tests and the propagation benchmark.
 import type { ControlMessage, InstanceCertificate } from "../../proto/types.js";
 import { ControlState, ruleKey } from "../../cni/agent/control-state.js";
-import { ControlClient } from "../../cni/control/control-client.js";
-import { joinCell, type CellCredentials } from "../../cni/control/join.js";
-import { SyncLoop } from "../../cni/control/sync-loop.js";
+import { ControlClient } from "../../cni/control-link/control-client.js";
+import { joinCell, type CellCredentials } from "../../cni/control-link/join.js";
+import { SyncLoop } from "../../cni/control-link/sync-loop.js";
 
 export { ruleKey };
 
