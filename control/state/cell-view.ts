@@ -1,6 +1,13 @@
 // What one cell needs, as a pure function of the desired state: every routable lease, its own
 // instances, and the policies whose source or destination app runs on it (with both tags).
 // Views are compared element by element to make the deltas the stream sends. No I/O.
+//
+// The leases are the same for every cell, so that part is built once per set of leases and shared
+// by every cell's view (with thousands of cells, rebuilding and comparing all leases per cell made
+// a one-cell change cost cells x leases). Its messages are frozen and kept while unchanged, so an
+// unchanged lease is the same object in the old and new view and the diff skips it by identity,
+// and a change of leases is diffed once for all the cells that were sent the same lease map.
+import type { LeaseRecord } from "../store/lease-store.js";
 import { policyKey } from "../domain/types.js";
 import { vtepOf } from "../leases/lease-pool.js";
 import type { CellDelta, CellState, Instance, Lease, PolicyRule, SecurityGroup } from "../../proto/types.js";
@@ -22,19 +29,40 @@ export const EMPTY_VIEW: CellView = {
   caBundlePem: "",
 };
 
-export function buildCellView(state: DesiredState, cellId: string, caBundlePem: string): CellView {
-  const now = Date.now();
-  const leases = new Map<string, Lease>();
+interface LeaseMemo {
+  /** The state's lease map this view was built from (DesiredState replaces it on every change). */
+  readonly source: ReadonlyMap<string, LeaseRecord>;
+  readonly view: ReadonlyMap<string, Lease>;
+  /** The earliest expiry among the included leases: from then on the view must be rebuilt. */
+  readonly validUntil: number;
+}
+
+const leaseMemos = new WeakMap<DesiredState, LeaseMemo>();
+
+/** Every routable (unexpired) lease as cells receive it; shared by all views of the same state. */
+export function routableLeases(state: DesiredState, now = Date.now()): ReadonlyMap<string, Lease> {
+  const memo = leaseMemos.get(state);
+  if (memo && memo.source === state.leases && now < memo.validUntil) return memo.view;
+  const view = new Map<string, Lease>();
+  let validUntil = Number.POSITIVE_INFINITY;
   for (const l of state.leases.values()) {
     if (l.expiresAt <= now) continue;
-    leases.set(l.overlaySubnet, {
-      underlayIp: l.underlayIp,
-      overlaySubnet: l.overlaySubnet,
-      vtepMac: vtepOf(l.overlaySubnet).mac,
-      cellId: l.cellId,
-      expiresAt: l.expiresAt,
-    });
+    validUntil = Math.min(validUntil, l.expiresAt);
+    const old = memo?.view.get(l.overlaySubnet);
+    const same = old !== undefined && old.underlayIp === l.underlayIp && old.cellId === l.cellId && old.expiresAt === l.expiresAt;
+    view.set(
+      l.overlaySubnet,
+      same
+        ? old
+        : Object.freeze({ underlayIp: l.underlayIp, overlaySubnet: l.overlaySubnet, vtepMac: vtepOf(l.overlaySubnet).mac, cellId: l.cellId, expiresAt: l.expiresAt }),
+    );
   }
+  leaseMemos.set(state, { source: state.leases, view, validUntil });
+  return view;
+}
+
+export function buildCellView(state: DesiredState, cellId: string, caBundlePem: string): CellView {
+  const leases = routableLeases(state);
   const instances = new Map<string, Instance>();
   const apps = new Set<string>();
   for (const guid of state.instancesByCell.get(cellId) ?? []) {
@@ -83,12 +111,21 @@ export function toSnapshot(view: CellView): CellState {
   };
 }
 
-function diffMap<T>(prev: ReadonlyMap<string, T>, next: ReadonlyMap<string, T>): { upserted: T[]; removed: string[]; removedValues: T[] } {
+interface MapDiff<T> {
+  readonly upserted: T[];
+  readonly removed: string[];
+  readonly removedValues: T[];
+}
+
+function diffMap<T>(prev: ReadonlyMap<string, T>, next: ReadonlyMap<string, T>): MapDiff<T> {
   const upserted: T[] = [];
   const removed: string[] = [];
   const removedValues: T[] = [];
+  // The same map (the shared leases, unchanged since the last send): nothing to compare.
+  if (prev === next) return { upserted, removed, removedValues };
   for (const [k, v] of next) {
     const old = prev.get(k);
+    if (old === v) continue;
     if (old === undefined || JSON.stringify(old) !== JSON.stringify(v)) upserted.push(v);
   }
   for (const [k, v] of prev) {
@@ -100,9 +137,20 @@ function diffMap<T>(prev: ReadonlyMap<string, T>, next: ReadonlyMap<string, T>):
   return { upserted, removed, removedValues };
 }
 
+const leaseDiffs = new WeakMap<ReadonlyMap<string, Lease>, { readonly next: ReadonlyMap<string, Lease>; readonly diff: MapDiff<Lease> }>();
+
+/** Most cells were sent the same shared lease map, so a change of leases is diffed once for all of them. */
+function diffLeases(prev: ReadonlyMap<string, Lease>, next: ReadonlyMap<string, Lease>): MapDiff<Lease> {
+  const hit = leaseDiffs.get(prev);
+  if (hit?.next === next) return hit.diff;
+  const diff = diffMap(prev, next);
+  leaseDiffs.set(prev, { next, diff });
+  return diff;
+}
+
 /** The delta from prev to next, or null when they are equal. */
 export function diffCellViews(prev: CellView, next: CellView): CellDelta | null {
-  const leases = diffMap(prev.leases, next.leases);
+  const leases = diffLeases(prev.leases, next.leases);
   const instances = diffMap(prev.instances, next.instances);
   const policies = diffMap(prev.policies, next.policies);
   const groups = diffMap(prev.securityGroups, next.securityGroups);

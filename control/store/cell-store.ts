@@ -75,6 +75,18 @@ export class CellStore {
     );
   }
 
+  /**
+   * Marks connected cells with nothing pending as enforcing `revision` (what saveStatus would
+   * write for them), in one statement. Never lowers a cell's enforced revision.
+   */
+  async markCurrent(cellIds: readonly string[], revision: number): Promise<void> {
+    if (cellIds.length === 0) return;
+    await this.db.query(
+      "UPDATE cells SET enforced_revision = $1, pending_revision = NULL WHERE cell_id = ANY ($2::text[]) AND enforced_revision < $1",
+      [revision, cellIds],
+    );
+  }
+
   async listStatus(): Promise<CellStatusRow[]> {
     const res = await this.db.query<Row>(
       `SELECT cell_id, host(underlay_ip) AS underlay_ip, enforced_revision, pending_revision, last_nack_revision, last_nack_error,

@@ -2,7 +2,8 @@
 // sessions of the cells it touches (never to all, unless leases or everything changed), tracks
 // their enforcement status, and writes that status to the store in batches so that any replica's
 // /weft/v1/status sees every cell. A cell with nothing pending is current as of this replica's
-// state revision.
+// state revision: every revision makes all such cells current, so those marks are written apart,
+// as one compact statement (revision + cell ids), rather than as a full status row per cell.
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { errorMessage } from "../../common/errors.js";
@@ -15,6 +16,8 @@ import { CellSession, type SessionStatus } from "./cell-session.js";
 export class CellHub {
   private readonly sessions = new Map<string, CellSession>();
   private readonly dirty = new Map<string, SessionStatus>();
+  /** Cells that became current as of a new revision and have no other status change to write. */
+  private readonly current = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing = false;
   private readonly unsubscribe: () => void;
@@ -37,8 +40,14 @@ export class CellHub {
       } else {
         for (const cell of affected.cells) this.sessions.get(cell)?.changed();
       }
-      // Cells with nothing pending have just become current as of the new revision.
-      for (const s of this.sessions.values()) if (s.status.unacked.length === 0) this.markDirty(s.status);
+      // Cells with nothing pending have just become current as of the new revision. After its
+      // hello every other field of a cell's row is written when it changes, so a mark suffices.
+      for (const s of this.sessions.values()) {
+        if (s.status.unacked.length > 0) continue;
+        if (s.helloReceived) this.current.add(s.cellId);
+        else this.markDirty(s.status);
+      }
+      if (this.current.size) this.schedule();
     });
   }
 
@@ -109,6 +118,10 @@ export class CellHub {
 
   private markDirty(s: SessionStatus): void {
     this.dirty.set(s.cellId, s);
+    this.schedule();
+  }
+
+  private schedule(): void {
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
       void this.flush();
@@ -116,19 +129,31 @@ export class CellHub {
   }
 
   async flush(): Promise<void> {
-    if (this.flushing || this.dirty.size === 0) return;
+    if (this.flushing || (this.dirty.size === 0 && this.current.size === 0)) return;
     this.flushing = true;
     const batch = [...this.dirty.values()];
     this.dirty.clear();
+    // A current mark writes what toRow would for a cell with nothing pending (the state revision
+    // as enforced, nothing pending). Cells written in full, gone, or no longer current are left out.
+    const revision = this.feed.state.revision;
+    const inBatch = new Set(batch.map((s) => s.cellId));
+    const current: string[] = [];
+    for (const id of this.current) {
+      const s = this.sessions.get(id);
+      if (s && s.status.unacked.length === 0 && !inBatch.has(id)) current.push(id);
+    }
+    this.current.clear();
     try {
       await this.cells.saveStatus(batch.map((s) => this.toRow(s)));
+      await this.cells.markCurrent(current, revision);
     } catch (err) {
       // Keep them for the next try, unless a newer status superseded them meanwhile.
       for (const s of batch) if (!this.dirty.has(s.cellId)) this.dirty.set(s.cellId, s);
-      this.log.warn({ err: errorMessage(err), cells: batch.length }, "cell-status-flush-failed");
+      for (const id of current) this.current.add(id);
+      this.log.warn({ err: errorMessage(err), cells: batch.length + current.length }, "cell-status-flush-failed");
     } finally {
       this.flushing = false;
-      if (this.dirty.size) this.markDirty([...this.dirty.values()][0]!);
+      if (this.dirty.size || this.current.size) this.schedule();
     }
   }
 
