@@ -60,7 +60,18 @@ function answer(request: Request, tcp: boolean): InstanceType<typeof Packet> | u
   }
 }
 
-export async function startFakeUpstream(): Promise<FakeUpstream> {
+/** UDP takes an ephemeral port and TCP must get the same one, which another test may hold: retry. */
+export async function startFakeUpstream(attempts = 10): Promise<FakeUpstream> {
+  for (let i = 1; ; i++) {
+    try {
+      return await startOnce();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "EADDRINUSE" || i >= attempts) throw err;
+    }
+  }
+}
+
+async function startOnce(): Promise<FakeUpstream> {
   const udpNames: string[] = [];
   const tcpNames: string[] = [];
   const udp = dns2.createUDPServer((request, send) => {
@@ -75,11 +86,16 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     const response = answer(request, true);
     if (response) void send(response);
   });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(port, "127.0.0.1");
-    tcp.once("listening", () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once("error", reject);
+      tcp.listen(port, "127.0.0.1");
+      tcp.once("listening", () => resolve());
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    throw err;
+  }
   if ((tcp.address() as AddressInfo).port !== port) throw new Error("fake upstream: TCP port differs");
   return {
     port,
