@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../common/eventually.js";
 import type { RunningDns } from "./main.js";
 import { dig } from "./test-support/dig.js";
-import { Prng } from "./test-support/prng.js";
+import { Prng } from "../test/support/prng.js";
 import { ancountOf, buildQuery, frame, rcodeOf, tcpExchange, udpExchange } from "./test-support/raw-client.js";
 import { nodeResolver, route, startTestDns } from "./test-support/start-dns.js";
 import { parseQuery } from "./query-parser.js";

@@ -5,7 +5,7 @@
 // masqueraded: the outside host sees the cell's underlay IP, never the container's.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../common/eventually.js";
-import { appMetadata, removeDir, runCni, startTestAgent, type TestAgent } from "../../test/support/agents.js";
+import { attachContainer, removeDir, startTestAgent, type TestAgent } from "../../test/support/agents.js";
 import { startTestControl, type TestControl } from "../../test/support/control.js";
 import { createNetnsFixture, type Cell, type Namespace, type NetnsFixture } from "../../test/support/netns-fixture.js";
 import { openStream, probe, startServer } from "../../test/support/netns-probes.js";
@@ -29,13 +29,7 @@ describe("policies through the agent, same cell and across cells", () => {
   const aToB = [v1Policy("app-a", "app-b", 8080, 8082, "tcp"), v1Policy("app-a", "app-b", 8080, 8082, "udp")];
   const aToC = v1Policy("app-a", "app-c", 9000, 9001, "tcp");
 
-  const attach = async (agent: TestAgent, id: string, app: string, index = 0): Promise<Attached> => {
-    const ns = await fx.addContainer();
-    const res = await runCni("ADD", { socketPath: agent.socketPath, containerId: id, netns: ns.path, config: appMetadata(app, index) });
-    if (res.code !== 0) throw new Error(`ADD ${id} failed: ${res.stdout}`);
-    const ips = (res.json?.ips as { address: string }[] | undefined) ?? [];
-    return { ns, ip: ips[0]!.address.split("/")[0]! };
-  };
+  const attach = (agent: TestAgent, id: string, app: string, index = 0): Promise<Attached> => attachContainer(fx, agent, id, app, index);
 
   beforeAll(async () => {
     fx = await createNetnsFixture({ subnet: 42 });

@@ -4,7 +4,7 @@
 // sees the source container's IP; DEL is idempotent and works with the agent down.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../common/eventually.js";
-import { startTestAgent, runCni, appMetadata, removeDir, type TestAgent } from "../../test/support/agents.js";
+import { attachContainer, startTestAgent, runCni, appMetadata, removeDir, type TestAgent } from "../../test/support/agents.js";
 import { startTestControl, type TestControl } from "../../test/support/control.js";
 import { createNetnsFixture, type Namespace, type NetnsFixture } from "../../test/support/netns-fixture.js";
 import { probe, startServer } from "../../test/support/netns-probes.js";
@@ -23,13 +23,7 @@ describe("weft agent + weft-cni on two cells", () => {
   let b: Attached;
   let c: Attached;
 
-  const attach = async (agent: TestAgent, id: string, app: string, index = 0): Promise<Attached> => {
-    const ns = await fx.addContainer();
-    const res = await runCni("ADD", { socketPath: agent.socketPath, containerId: id, netns: ns.path, config: appMetadata(app, index) });
-    if (res.code !== 0) throw new Error(`ADD ${id} failed: ${res.stdout}`);
-    const ips = (res.json?.ips as { address: string }[] | undefined) ?? [];
-    return { ns, ip: ips[0]!.address.split("/")[0]! };
-  };
+  const attach = (agent: TestAgent, id: string, app: string, index = 0): Promise<Attached> => attachContainer(fx, agent, id, app, index);
 
   beforeAll(async () => {
     fx = await createNetnsFixture({ subnet: 41 });

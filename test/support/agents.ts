@@ -10,7 +10,7 @@ import { packageRoot } from "../../common/package-root.js";
 import type { AgentConfig } from "../../cni/agent/agent-config.js";
 import { startAgent, type RunningAgent } from "../../cni/agent/main.js";
 import type { TestControl } from "./control.js";
-import type { Cell } from "./netns-fixture.js";
+import type { Cell, Namespace, NetnsFixture } from "./netns-fixture.js";
 import { joinToken } from "./plane.js";
 
 export const WEFT_CNI = join(packageRoot(), "dist", "bin", "weft-cni");
@@ -105,4 +105,18 @@ export const appMetadata = (app: string, index = 0, ports = [8080]) => ({ runtim
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+export interface AttachedContainer {
+  readonly ns: Namespace;
+  readonly ip: string;
+}
+
+/** A new container namespace attached through the real weft-cni ADD; throws if ADD fails. */
+export async function attachContainer(fx: NetnsFixture, agent: TestAgent, id: string, app: string, index = 0): Promise<AttachedContainer> {
+  const ns = await fx.addContainer();
+  const res = await runCni("ADD", { socketPath: agent.socketPath, containerId: id, netns: ns.path, config: appMetadata(app, index) });
+  if (res.code !== 0) throw new Error(`ADD ${id} failed: ${res.stdout}`);
+  const ips = (res.json?.ips as { address: string }[] | undefined) ?? [];
+  return { ns, ip: ips[0]!.address.split("/")[0]! };
 }

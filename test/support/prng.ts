@@ -21,6 +21,12 @@ export class Prng {
     return Math.floor(this.next() * n);
   }
 
+  bytes(n: number): Buffer {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = this.int(256);
+    return b;
+  }
+
   /** An integer in [lo, hi]. */
   range(lo: number, hi: number): number {
     return lo + this.int(hi - lo + 1);
