@@ -10,6 +10,7 @@ import { statusCommand } from "./commands/status.js";
 import { agentCommand } from "./commands/agent.js";
 import { routeCommand } from "./commands/route.js";
 import { sidecarCommand } from "./commands/sidecar.js";
+import { downCommand, upBridgeCommand, upCommand } from "./commands/up.js";
 import type { CliEnv } from "./context.js";
 
 const env: CliEnv = Object.freeze({
@@ -17,6 +18,7 @@ const env: CliEnv = Object.freeze({
   ...(process.env.WEFT_TOKEN ? { WEFT_TOKEN: process.env.WEFT_TOKEN } : {}),
   ...(process.env.WEFT_CA_CERT ? { WEFT_CA_CERT: process.env.WEFT_CA_CERT } : {}),
   ...(process.env.WEFT_DATA_DIR ? { WEFT_DATA_DIR: process.env.WEFT_DATA_DIR } : {}),
+  ...(process.env.WEFT_UP_DIR ? { WEFT_UP_DIR: process.env.WEFT_UP_DIR } : {}),
 });
 
 const program = new Command("weft")
@@ -25,6 +27,9 @@ const program = new Command("weft")
   .showSuggestionAfterError()
   .exitOverride();
 
+program.addCommand(upCommand());
+program.addCommand(downCommand());
+program.addCommand(upBridgeCommand(), { hidden: true });
 program.addCommand(controlCommand());
 program.addCommand(dnsCommand());
 program.addCommand(sidecarCommand());

@@ -16,19 +16,22 @@ import { stat } from "node:fs/promises";
 import type { Server } from "node:net";
 import { WeftError, errorMessage } from "../common/errors.js";
 
-// Runs inside the namespace. argv: port, backlog. Replies {ok} + the handle, or {ok:false,code}.
+// Runs inside the namespace. argv: port, backlog, host. Replies {ok} + the handle, or {ok:false,code}.
 const HELPER = `
 const net = require("node:net");
-const [port, backlog] = process.argv.slice(1).map(Number);
+const [port, backlog] = process.argv.slice(1, 3).map(Number);
+const host = process.argv[3] || "0.0.0.0";
 const server = net.createServer();
 server.on("error", (e) => process.send({ ok: false, code: e.code || "ERROR", message: String(e.message) }, () => process.exit(1)));
-server.listen({ host: "0.0.0.0", port, backlog }, () => process.send({ ok: true }, server, { keepOpen: false }, () => process.exit(0)));
+server.listen({ host, port, backlog }, () => process.send({ ok: true }, server, { keepOpen: false }, () => process.exit(0)));
 `;
 
 export interface NetnsListenerOptions {
   readonly nsenterPath: string;
   readonly timeoutMs: number;
   readonly backlog?: number;
+  /** The address to bind inside the namespace; default 0.0.0.0. */
+  readonly host?: string;
 }
 
 interface HelperReply {
@@ -57,7 +60,7 @@ export async function listenInNamespace(netnsPath: string, port: number, opts: N
   if (target === (await namespaceId("/proc/self/ns/net"))) {
     throw new WeftError("FORBIDDEN", `${netnsPath} is the sidecar's own namespace: port ${port} would be opened on the cell host`);
   }
-  const child = spawn(opts.nsenterPath, [`--net=${netnsPath}`, "--", process.execPath, "-e", HELPER, String(port), String(opts.backlog ?? 4096)], {
+  const child = spawn(opts.nsenterPath, [`--net=${netnsPath}`, "--", process.execPath, "-e", HELPER, String(port), String(opts.backlog ?? 4096), opts.host ?? "0.0.0.0"], {
     stdio: ["ignore", "ignore", "pipe", "ipc"],
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
   });

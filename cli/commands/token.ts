@@ -1,7 +1,7 @@
 // `weft token create`: prints a bearer token signed by a control plane's key (in its data dir).
 import { Command, Option } from "commander";
 import { SCOPES, issueToken, loadOrCreateSigningKey, parseDuration } from "../../control/auth/tokens.js";
-import { DEFAULT_DATA_DIR, clientFrom, type CliEnv } from "../context.js";
+import { DEFAULT_DATA_DIR, clientFrom, localControl, type CliEnv } from "../context.js";
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -19,9 +19,9 @@ export function tokenCommand(env: CliEnv): Command {
     .option("--space <guid>", "a space the holder may act in (repeatable; for network.write)", collect, [])
     .option("--ttl <duration>", "lifetime, e.g. 30m, 1h, 7d", "1h")
     .action(async (flags: { dataDir?: string; scope?: string; subject: string; space: string[]; ttl: string; join?: boolean; cell?: string; api?: string }) => {
-      const dataDir = flags.dataDir ?? env.WEFT_DATA_DIR ?? DEFAULT_DATA_DIR;
+      const { dataDir } = localControl(flags.dataDir ? { dataDir: flags.dataDir } : {}, env);
       if (flags.join) {
-        const client = clientFrom({ dataDir, ...(flags.api ? { api: flags.api } : {}) }, env);
+        const client = clientFrom({ ...(flags.dataDir ? { dataDir: flags.dataDir } : {}), ...(flags.api ? { api: flags.api } : {}) }, env);
         const res = await client.call<{ token: string }>("POST", "/weft/v1/join-tokens", { ttl: flags.ttl, ...(flags.cell ? { cell_id: flags.cell } : {}) });
         process.stdout.write(res.body.token + "\n");
         return;

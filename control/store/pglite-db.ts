@@ -42,7 +42,8 @@ export async function createPgliteDb(opts: PgliteDbOptions = {}): Promise<Db> {
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
       try {
         const res = await pglite.query<R>(sql, params as unknown[] | undefined);
-        return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+        // PGlite reports affectedRows 0 (not undefined) for a SELECT: the rows count then, as in pg.
+        return { rows: res.rows, rowCount: Math.max(res.affectedRows ?? 0, res.rows.length) };
       } catch (err) {
         throw mapDbError(err);
       }
