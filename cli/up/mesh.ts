@@ -26,6 +26,7 @@ import { packageRoot } from "../../common/package-root.js";
 import { ApiClient } from "../api-client.js";
 import type { StatusJson } from "../wait-enforced.js";
 import { APP_SERVER } from "./app-server.js";
+import { seedEmbeddedStore } from "./store-template.js";
 import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, newState, processStartTime, saveState, type UpState } from "./state.js";
 import { teardown } from "./teardown.js";
 
@@ -262,8 +263,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     }
     progress(`underlay ${underlay} (${net}.0/24) and ${cellCount} cell namespaces`);
 
-    // Control on the loopback, on the embedded store.
+    // Control on the loopback, on the embedded store (seeded from an empty template when there is one).
     const t0 = Date.now();
+    const seeded = await seedEmbeddedStore(join(controlDataDir, "store"));
     const apiUrl = `https://127.0.0.1:${apiPort}`;
     const controlPid = spawnLogged(
       "control",
@@ -286,7 +288,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     state.apiUrl = apiUrl;
     state.controlDataDir = controlDataDir;
     saveState(state);
-    progress(`control on ${apiUrl} (embedded store in ${controlDataDir}) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    progress(`control on ${apiUrl} (embedded store in ${controlDataDir}${seeded.copied ? "" : ", first initdb"}) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 
     // Control's ports inside every cell.
     const readyFile = join(runDir, "bridge.ready");
