@@ -1,5 +1,5 @@
-// `weft up` as an operator runs it (root, real processes, namespaces with a unique wt prefix):
-// interrupted with Ctrl-C while starting, it removes what it made; crashed (SIGKILL) halfway, the
+// `weft up` as an operator runs it (root, real processes, namespaces with a unique wt prefix): in
+// the foreground it stays up until Ctrl-C, which removes what it made; crashed (SIGKILL) halfway, the
 // next `weft up` removes the leftovers and comes up with every check passing; the CLI finds the mesh
 // by itself; and `weft down` leaves no namespace, /etc/netns entry or process behind.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
@@ -57,9 +57,10 @@ describe.runIf(process.getuid?.() === 0)("weft up / weft down", () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it("Ctrl-C while starting removes everything made so far", async () => {
+  it("in the foreground it stays up until Ctrl-C, which removes everything", async () => {
     apiPort = await freePort();
-    const { child } = await upUntil(/control on https:/);
+    const { child, out } = await upUntil(/Press Ctrl-C/);
+    expect(out()).toMatch(/All 9 checks passed\./);
     const state = recorded();
     expect(state?.namespaces.length).toBeGreaterThan(0);
     expect(liveProcesses(state).length).toBeGreaterThan(0);

@@ -11,7 +11,7 @@ import { parseHostPort } from "../../common/ops-server.js";
 import { formatChecks, runChecks, type CheckResult } from "../up/checks.js";
 import { deployExample, type Example } from "../up/example.js";
 import { missingTools, startMesh, type Mesh } from "../up/mesh.js";
-import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, saveState } from "../up/state.js";
+import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, processStartTime, saveState } from "../up/state.js";
 import { teardown } from "../up/teardown.js";
 
 interface UpFlags {
@@ -129,6 +129,16 @@ export function upCommand(): Command {
         return;
       }
       process.stdout.write("Press Ctrl-C to stop it and remove everything it made.\n");
+      // Stay in the foreground (the timer keeps the process alive) and say so when a process of the
+      // mesh exits, once each, with where its log is.
+      const reported = new Set<number>();
+      setInterval(() => {
+        for (const p of mesh.state.processes) {
+          if (reported.has(p.pid) || processStartTime(p.pid) === p.startTime) continue;
+          reported.add(p.pid);
+          process.stdout.write(`${p.name} exited; see ${rel(join(logs, `${p.name}.log`))}\n`);
+        }
+      }, 2000);
       await new Promise<never>(() => undefined);
     });
 }
