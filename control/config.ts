@@ -25,6 +25,10 @@ export interface ControlConfig {
   /** An operator-given CA root (PEM files); default: created on first start and kept in the store. */
   readonly caCertFile?: string;
   readonly caKeyFile?: string;
+  /** Validity of the certificates cells get at join and renewal; default 7 days. */
+  readonly cellCertValidityMs?: number;
+  /** How often control checks whether its own gRPC certificate is due for renewal; default 1 h. */
+  readonly controlCertCheckMs?: number;
 }
 
 export const CONTROL_DEFAULTS = {

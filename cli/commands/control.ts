@@ -23,6 +23,7 @@ interface ControlFlags {
   subnetPrefix: string;
   leaseTtl: string;
   cellGrace: string;
+  cellCertValidity: string;
   caCert?: string;
   caKey?: string;
   logLevel: string;
@@ -56,6 +57,7 @@ export function controlCommand(): Command {
     .option("--subnet-prefix <n>", "prefix length of one cell's lease", String(CONTROL_DEFAULTS.subnetPrefix))
     .option("--lease-ttl <duration>", "lease lifetime without renewal", `${CONTROL_DEFAULTS.leaseTtlHours}h`)
     .option("--cell-grace <duration>", "how long a silent cell's instances stay in DNS", `${CONTROL_DEFAULTS.cellGraceSeconds}s`)
+    .option("--cell-cert-validity <duration>", "validity of cell certificates (cells renew them at two thirds)", "168h")
     .option("--ca-cert <file>", "platform CA root certificate (PEM); default: created on first start, kept in the store")
     .option("--ca-key <file>", "platform CA root private key (PEM)")
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
@@ -80,6 +82,7 @@ export function controlCommand(): Command {
         subnetPrefix: positiveInt("subnet-prefix", flags.subnetPrefix),
         leaseTtlMs: parseDuration(flags.leaseTtl) * 1000,
         cellGraceMs: parseDuration(flags.cellGrace) * 1000,
+        cellCertValidityMs: parseDuration(flags.cellCertValidity) * 1000,
         ...(flags.caCert ? { caCertFile: flags.caCert } : {}),
         ...(flags.caKey ? { caKeyFile: flags.caKey } : {}),
       });

@@ -9,6 +9,7 @@ import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ControlMessage, Lease } from "../../proto/types.js";
 import type { ControlClient } from "../control-link/control-client.js";
+import type { CellUpkeep } from "../control-link/cell-upkeep.js";
 import { SyncLoop } from "../control-link/sync-loop.js";
 import type { Kernel } from "../kernel/kernel-types.js";
 import { DNS_IP } from "../kernel/names.js";
@@ -45,6 +46,8 @@ export class CellAgent {
     private readonly controlClient: ControlClient,
     kernel: Kernel,
     private readonly log: Logger,
+    /** Renews the lease and the cell certificate and follows trust-bundle changes (weft agent). */
+    private readonly upkeep?: CellUpkeep,
   ) {
     this.containers = new ContainerStore(config.stateDir);
     this.reconciler = new CellReconciler({ kernel, netns: config.netns, logger: log.child({ component: "reconciler" }) });
@@ -76,6 +79,7 @@ export class CellAgent {
     }
     this.ipamInstance = new Ipam(this.config.stateDir, this.lease.overlaySubnet);
     this.log.info({ subnet: this.lease.overlaySubnet }, "lease-acquired");
+    this.upkeep?.start(this.lease);
     await this.reconcile(true).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, "initial-reconcile-failed"));
     this.sync = new SyncLoop(
       this.controlClient,
@@ -104,6 +108,7 @@ export class CellAgent {
   private async applyControl(msg: ControlMessage): Promise<void> {
     this.state.apply(msg);
     this.saveState();
+    this.upkeep?.trustBundle(this.state.caBundlePem);
     await this.reconcile(false);
     this.enforced = Math.max(this.enforced, msg.revision);
     this.settleWaiters();
@@ -233,6 +238,7 @@ export class CellAgent {
 
   stop(): void {
     clearInterval(this.timer);
+    this.upkeep?.stop();
     this.sync?.stop();
     for (const w of this.waiters) {
       clearTimeout(w.timer);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { loadCellCredentials, saveCellCredentials, type CellCredentials } from "../../common/cell-credentials.js";
 import type { Logger } from "../../common/logger.js";
 import { createMetricsRegistry, startOpsServer } from "../../common/ops-server.js";
+import { CellUpkeep } from "../control-link/cell-upkeep.js";
 import { ControlClient } from "../control-link/control-client.js";
 import { joinCell } from "../control-link/join.js";
 import { createLinuxKernel } from "../kernel/linux-kernel.js";
@@ -46,7 +47,8 @@ export async function startAgent(config: AgentConfig, rootLogger: Logger): Promi
   const creds = await credentials(config, credentialsDir, log);
   const client = new ControlClient(creds);
   const kernel = createLinuxKernel({ logger: log.child({ component: "kernel" }) });
-  const agent = new CellAgent(config, client, kernel, log);
+  const upkeep = new CellUpkeep({ client, credentialsDir, credentials: creds, logger: log });
+  const agent = new CellAgent(config, client, kernel, log, upkeep);
   const abort = new AbortController();
   await agent.start(abort.signal);
   const cni = await startCniServer(config.socketPath, (req) => handleCni(agent, req), log.child({ component: "cni" }));

@@ -30,17 +30,31 @@ export interface ControlClientOptions {
 type UnaryMethod<Req, Res> = (req: Req, options: { deadline: Date }, cb: (err: ServiceError | null, res?: Res) => void) => unknown;
 
 export class ControlClient {
-  readonly cell: pb.CellClient;
-  readonly registry: pb.RegistryClient;
+  cell: pb.CellClient;
+  registry: pb.RegistryClient;
   private readonly deadlineMs: number;
+  /** Channels made with earlier credentials: calls already open on them carry on until close(). */
+  private readonly retired: { close(): void }[] = [];
 
-  constructor(creds: CellCredentials, opts: ControlClientOptions = {}) {
+  constructor(
+    creds: CellCredentials,
+    private readonly opts: ControlClientOptions = {},
+  ) {
+    [this.cell, this.registry] = ControlClient.channels(creds, opts);
+    this.deadlineMs = opts.deadlineMs ?? 10_000;
+  }
+
+  private static channels(creds: CellCredentials, opts: ControlClientOptions): [pb.CellClient, pb.RegistryClient] {
     const proto = loadWeftProto();
     const tls = cellChannelCredentials(creds);
     const channelOptions = cellChannelOptions(opts.serverName);
-    this.cell = new proto.weft.v1.Cell(creds.grpcEndpoint, tls, channelOptions);
-    this.registry = new proto.weft.v1.Registry(creds.grpcEndpoint, tls, channelOptions);
-    this.deadlineMs = opts.deadlineMs ?? 10_000;
+    return [new proto.weft.v1.Cell(creds.grpcEndpoint, tls, channelOptions), new proto.weft.v1.Registry(creds.grpcEndpoint, tls, channelOptions)];
+  }
+
+  /** New calls and streams use these credentials (a renewed certificate, a new trust bundle). */
+  useCredentials(creds: CellCredentials): void {
+    this.retired.push(this.cell, this.registry);
+    [this.cell, this.registry] = ControlClient.channels(creds, this.opts);
   }
 
   private call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
@@ -83,5 +97,6 @@ export class ControlClient {
   close(): void {
     this.cell.close();
     this.registry.close();
+    for (const c of this.retired.splice(0)) c.close();
   }
 }

@@ -2,7 +2,7 @@
 // signed by the platform CA; the services then identify the cell from it. Sync streams are handed
 // to the CellHub, Watch streams to RegistryWatchers fed by the same state changes. Message size is
 // capped well below gRPC's default, so a huge message is refused before it is parsed.
-import { Server, ServerCredentials, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
+import { Server, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { loadWeftProto } from "../../proto/load.js";
@@ -11,6 +11,7 @@ import type { StateFeed } from "../state/state-feed.js";
 import type { CellAuthenticator } from "./cell-auth.js";
 import type { CellHub } from "./cell-hub.js";
 import { cellServiceHandlers, type CellServiceDeps } from "./cell-service.js";
+import type { ControlTls } from "./control-tls.js";
 import { toServiceError } from "./grpc-errors.js";
 import { RegistryWatcher } from "./registry-watcher.js";
 import type { CellLiveness } from "./registry-view.js";
@@ -33,7 +34,7 @@ export interface RunningGrpc {
 
 export async function startGrpcServer(
   deps: GrpcServerDeps,
-  tls: { caBundlePem: string; certificatePem: string; keyPem: string },
+  tls: ControlTls,
   listen: { host: string; port: number },
   log: Logger,
 ): Promise<RunningGrpc> {
@@ -88,7 +89,7 @@ export async function startGrpcServer(
   server.addService(proto.weft.v1.Cell.service, { ...cellServiceHandlers(deps), Sync: sync });
   server.addService(proto.weft.v1.Registry.service, { Watch: watch });
 
-  const creds = ServerCredentials.createSsl(Buffer.from(tls.caBundlePem), [{ cert_chain: Buffer.from(tls.certificatePem), private_key: Buffer.from(tls.keyPem) }], true);
+  const creds = tls.serverCredentials();
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
   );
