@@ -40,9 +40,11 @@ export interface MeshOptions {
   /** The underlay subnet, a /24 (default 10.250.0.0/24); cells get .11, .12, ... */
   readonly underlay?: string;
   readonly cells?: number;
-  /** Control's REST API port on 127.0.0.1 (default 4002); gRPC takes a free port. */
+  /** Control's REST API port on 127.0.0.1 (default 4002; 0 picks a free one); gRPC takes a free port. */
   readonly apiPort?: number;
   readonly overlayNetwork?: string;
+  /** Run control on this PostgreSQL database instead of the embedded store. */
+  readonly databaseUrl?: string;
   /** Progress lines while starting. */
   readonly progress?: (line: string) => void;
 }
@@ -107,6 +109,10 @@ export interface Mesh {
   exec(ns: string, argv: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult>;
   /** Starts a long-running process (logged to logs/NAME.log, recorded for teardown). */
   spawnLogged(name: string, argv: readonly string[], opts?: { netns?: string; env?: NodeJS.ProcessEnv }): number;
+  /** Stops control (SIGTERM); cells keep enforcing what they have (fail static). */
+  stopControl(): Promise<void>;
+  /** Starts control again with the same configuration and waits until its API answers. */
+  startControl(): Promise<void>;
   /** Removes everything (same as `weft down`). */
   stop(): Promise<void>;
 }
@@ -263,27 +269,29 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     }
     progress(`underlay ${underlay} (${net}.0/24) and ${cellCount} cell namespaces`);
 
-    // Control on the loopback, on the embedded store (seeded from an empty template when there is one).
+    // Control on the loopback, on the embedded store (seeded from an empty template when there is
+    // one), or on PostgreSQL when a database URL is given.
     const t0 = Date.now();
-    const seeded = await seedEmbeddedStore(join(controlDataDir, "store"));
+    const seeded = opts.databaseUrl ? { copied: true } : await seedEmbeddedStore(join(controlDataDir, "store"));
     const apiUrl = `https://127.0.0.1:${apiPort}`;
-    const controlPid = spawnLogged(
+    const controlArgs = weft([
       "control",
-      weft([
-        "control",
-        "--listen", `127.0.0.1:${apiPort}`,
-        "--grpc-listen", `127.0.0.1:${grpcPort}`,
-        "--ops-listen", "127.0.0.1:0",
-        "--data-dir", controlDataDir,
-        "--overlay-network", opts.overlayNetwork ?? "10.255.0.0/16",
-      ]),
-    );
-    const client = await waitFor("control to answer", "control", controlPid, async () => {
-      const token = readFileSync(join(controlDataDir, "admin.token"), "utf8").trim();
-      const c = new ApiClient({ baseUrl: apiUrl, token, caPem: readFileSync(join(controlDataDir, "api.crt"), "utf8"), timeoutMs: 5000 });
-      await c.call("GET", "/weft/v1/status");
-      return c;
-    }, 90_000);
+      "--listen", `127.0.0.1:${apiPort}`,
+      "--grpc-listen", `127.0.0.1:${grpcPort}`,
+      "--ops-listen", "127.0.0.1:0",
+      "--data-dir", controlDataDir,
+      "--overlay-network", opts.overlayNetwork ?? "10.255.0.0/16",
+      ...(opts.databaseUrl ? ["--database-url", opts.databaseUrl] : []),
+    ]);
+    const controlAnswers = (pid: number) =>
+      waitFor("control to answer", "control", pid, async () => {
+        const token = readFileSync(join(controlDataDir, "admin.token"), "utf8").trim();
+        const c = new ApiClient({ baseUrl: apiUrl, token, caPem: readFileSync(join(controlDataDir, "api.crt"), "utf8"), timeoutMs: 5000 });
+        await c.call("GET", "/weft/v1/status");
+        return c;
+      }, 90_000);
+    let controlPid = spawnLogged("control", controlArgs);
+    const client = await controlAnswers(controlPid);
     const adminToken = readFileSync(join(controlDataDir, "admin.token"), "utf8").trim();
     state.apiUrl = apiUrl;
     state.controlDataDir = controlDataDir;
@@ -421,8 +429,32 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
       }, 20_000);
     };
 
+    const stopControl: Mesh["stopControl"] = async () => {
+      try {
+        process.kill(controlPid, "SIGTERM");
+      } catch {
+        return;
+      }
+      await eventually(() => {
+        if (processStartTime(controlPid) !== undefined) throw new Error("still running");
+      }, { timeoutMs: 15_000, intervalMs: 50, message: "control to stop" }).catch(() => {
+        try {
+          process.kill(controlPid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      });
+    };
+    const startControl: Mesh["startControl"] = async () => {
+      if (processStartTime(controlPid) !== undefined) throw new Error("control is running");
+      controlPid = spawnLogged("control", controlArgs);
+      await controlAnswers(controlPid);
+    };
+
     return {
       stateDir,
+      stopControl,
+      startControl,
       prefix,
       state,
       apiUrl,
