@@ -37,6 +37,8 @@ export class CellAgent {
   private queue: Promise<void> = Promise.resolve();
   private enforced = 0;
   private lastReconcileError: string | undefined;
+  /** Why the last attempt to acquire the lease failed (control away, pool exhausted, ...). */
+  private leaseError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<Waiter>();
   private readonly keys = new Map<string, string>();
@@ -58,6 +60,10 @@ export class CellAgent {
     return this.controlClient;
   }
 
+  get hasLease(): boolean {
+    return this.lease !== undefined;
+  }
+
   ipam(): Ipam {
     if (!this.ipamInstance) throw new Error("the cell has no lease yet");
     return this.ipamInstance;
@@ -69,9 +75,11 @@ export class CellAgent {
     for (;;) {
       try {
         this.lease = await this.controlClient.acquireLease(this.config.underlayIp);
+        this.leaseError = undefined;
         break;
       } catch (err) {
         if (signal?.aborted) throw err;
+        this.leaseError = errorMessage(err);
         this.log.warn({ err: errorMessage(err), retryInMs: delay }, "lease-acquire-failed");
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 5000);
@@ -99,7 +107,7 @@ export class CellAgent {
 
   /** Why the agent cannot take containers right now, or undefined when it can. */
   readiness(): string | undefined {
-    if (!this.lease) return "no lease yet";
+    if (!this.lease) return this.leaseError ? `no lease yet: ${this.leaseError}` : "no lease yet";
     if (!this.state.hasSnapshot) return "no state from control yet";
     if (this.lastReconcileError) return `kernel not converged: ${this.lastReconcileError}`;
     return undefined;

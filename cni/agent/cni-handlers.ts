@@ -25,6 +25,8 @@ export async function handleCni(agent: CellAgent, req: CniRequest): Promise<Reco
       return null;
     }
     case "ADD":
+      // Without a lease there is no address to give: say why (control away, the pool exhausted).
+      if (!agent.hasLease) throw new CniError(CNI_CODES.TRY_AGAIN_LATER, "weft agent has no overlay lease yet, try again later", agent.readiness());
       return add(agent, req);
     case "DEL":
       await agent.removeContainer(req.containerId, req.ifname);

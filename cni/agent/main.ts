@@ -50,7 +50,8 @@ export async function startAgent(config: AgentConfig, rootLogger: Logger): Promi
   const upkeep = new CellUpkeep({ client, credentialsDir, credentials: creds, logger: log });
   const agent = new CellAgent(config, client, kernel, log, upkeep);
   const abort = new AbortController();
-  await agent.start(abort.signal);
+  // The CNI socket and the health endpoint come up first, so that while the lease cannot be had
+  // (control away, the pool exhausted) a runtime's ADD and /health say why instead of failing to connect.
   const cni = await startCniServer(config.socketPath, (req) => handleCni(agent, req), log.child({ component: "cni" }));
   const ops = await startOpsServer({
     ...config.opsListen,
@@ -61,6 +62,16 @@ export async function startAgent(config: AgentConfig, rootLogger: Logger): Promi
       return { healthy: problem === undefined, checks: { agent: { ok: problem === undefined, ...(problem ? { detail: problem } : {}) } } };
     },
   });
+  try {
+    await agent.start(abort.signal);
+  } catch (err) {
+    await ops.close();
+    await cni.close();
+    agent.stop();
+    client.close();
+    kernel.close();
+    throw err;
+  }
   return {
     agent,
     credentialsDir,
