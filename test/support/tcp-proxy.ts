@@ -11,7 +11,11 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+/**
+ * Listens on 127.0.0.1 (an ephemeral port), or on a unix socket at `opts.listenPath` (reachable from
+ * every network namespace, since unix sockets live in the file system).
+ */
+export async function startTcpProxy(targetHost: string, targetPort: number, opts: { listenPath?: string } = {}): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
@@ -32,9 +36,10 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     });
     await new Promise<void>((resolve, reject) => {
       s.once("error", reject);
-      s.listen(port, "127.0.0.1", () => resolve());
+      if (opts.listenPath !== undefined) s.listen(opts.listenPath, () => resolve());
+      else s.listen(port, "127.0.0.1", () => resolve());
     });
-    port = (s.address() as AddressInfo).port;
+    if (opts.listenPath === undefined) port = (s.address() as AddressInfo).port;
     server = s;
   };
   const stop = async () => {
