@@ -4,10 +4,12 @@
 // is enforced, and serves the CNI plugin. The last control state is kept on disk, so an agent
 // restarted while control is away keeps enforcing what it had (fail static) instead of an empty set.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import type { ControlMessage, Lease } from "../../proto/types.js";
+import { channelPaths, parseContainerFile, writeSidecarContainer } from "../../common/sidecar-contract.js";
+import type { ControlMessage, InstanceCertificate, Lease } from "../../proto/types.js";
 import type { ControlClient } from "../control-link/control-client.js";
 import type { CellUpkeep } from "../control-link/cell-upkeep.js";
 import { SyncLoop } from "../control-link/sync-loop.js";
@@ -95,6 +97,11 @@ export class CellAgent {
         underlayIp: this.config.underlayIp,
         enforcedRevision: () => this.enforced,
         apply: (msg) => this.applyControl(msg),
+        onCertificate: (cert) => {
+          this.installCertificate(cert).catch((err: unknown) =>
+            this.log.warn({ err: errorMessage(err), instance: cert.instanceGuid }, "instance-certificate-install-failed"),
+          );
+        },
       },
       this.log.child({ component: "sync" }),
     );
@@ -209,6 +216,31 @@ export class CellAgent {
   releaseOrphanAddresses(): void {
     const known = new Set(this.containers.all().map((c) => `${c.containerId}@${c.ifname}`));
     for (const a of this.ipamInstance?.list() ?? []) if (!known.has(`${a.containerId}@${a.ifname}`)) this.ipamInstance?.release(a.containerId, a.ifname);
+  }
+
+  /**
+   * A certificate control pushed (re-issued for new routes, or before expiry) from the public key
+   * of the container's original CSR: handed to the sidecar with the key that never left the cell.
+   */
+  private async installCertificate(cert: InstanceCertificate): Promise<void> {
+    const dir = this.config.sidecarDir;
+    if (!dir) return;
+    const rec = this.containers.all().find((c) => c.metadata.instanceGuid === cert.instanceGuid);
+    if (!rec) return; // not (or no longer) on this cell
+    let keyPem = this.keys.get(cert.instanceGuid);
+    if (keyPem === undefined) {
+      // After an agent restart the key is only in what the sidecar serves.
+      const text = await readFile(channelPaths(dir).container(cert.instanceGuid), "utf8").catch(() => undefined);
+      if (text === undefined) return; // ADD has not handed the container to the sidecar yet
+      keyPem = parseContainerFile(text).credentials.keyPem;
+    }
+    await writeSidecarContainer(dir, {
+      instanceGuid: cert.instanceGuid,
+      netnsPath: rec.netns,
+      containerIp: rec.ip,
+      credentials: { keyPem, certificateChainPem: cert.certificatePem, caBundlePem: cert.caBundlePem },
+    });
+    this.log.info({ instance: cert.instanceGuid, notAfter: new Date(cert.notAfter).toISOString() }, "instance-certificate-installed");
   }
 
   rememberKey(instanceGuid: string, keyPem: string): void {
