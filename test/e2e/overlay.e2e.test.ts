@@ -125,7 +125,7 @@ describe.runIf(process.getuid?.() === 0)("e2e: overlay and policies", () => {
     expect(foreign.code).not.toBe(0);
     const across = await mesh.api("POST", "/networking/v1/external/policies", { ...dev, body: { policies: [{ source: { id: a.guid }, destination: { id: o2.guid, protocol: "tcp", ports: { start: 8080, end: 8080 } } }] } });
     expect(across.status).toBe(403);
-    expect(across.json).toMatchObject({ error: expect.any(String) });
+    expect(across.json).toMatchObject({ error: expect.any(String) as unknown });
     const del = await mesh.api("POST", "/networking/v1/external/policies/delete", { ...dev, body: { policies: [{ source: { id: o1.guid }, destination: { id: o2.guid, protocol: "tcp", ports: { start: 7000, end: 7000 } } }] } });
     expect(del.status).toBe(403);
     expect(await probe(mesh.fx, a1.ns, "tcp", o3.ip, 8080)).toMatch(/^error:/);
