@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually } from "../../../common/eventually.js";
 import { selfSignedServerCert } from "../../../common/x509.js";
+import { seedEmbeddedStore } from "../../../cli/up/store-template.js";
 import { runCni, type CniOutcome } from "../../support/agents.js";
 import { createTestDatabase } from "../../support/db.js";
 import { createNetnsFixture, type Cell, type Namespace, type NetnsFixture } from "../../support/netns-fixture.js";
@@ -147,6 +148,12 @@ for (const p of udp ? udp.split(",") : []) {
 
 const CONTROL_PORTS = { api: 4002, grpc: 4003, ops: 4004 } as const;
 
+/** WEFT_E2E_TRACE=1 prints how long each step of a mesh's start takes. */
+const t0 = Date.now();
+const trace = (what: string) => {
+  if (process.env.WEFT_E2E_TRACE) console.error(`[e2e +${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}`);
+};
+
 export async function createMesh(opts: MeshOptions): Promise<Mesh> {
   const dir = mkdtempSync(join(tmpdir(), "weft-e2e-"));
   const fx = await createNetnsFixture({ subnet: randomInt(1, 250) });
@@ -175,6 +182,9 @@ export async function createMesh(opts: MeshOptions): Promise<Mesh> {
     writeFileSync(apiKeyFile, apiCert.keyPem, { mode: 0o600 });
 
     let databaseArgs: string[] = [];
+    // An empty initdb'ed embedded store copied from the template `weft up` keeps (initdb costs
+    // 5-20 s here); control still migrates it and makes its own CA and keys.
+    if (opts.store === "embedded") await seedEmbeddedStore(join(controlDataDir, "store"));
     if (opts.store === "postgres") {
       database = await createTestDatabase();
       const u = new URL(database.url);
@@ -243,11 +253,13 @@ export async function createMesh(opts: MeshOptions): Promise<Mesh> {
         },
         { timeoutMs: 60_000, intervalMs: 200, message: "control healthy" },
       );
+    trace("control starting");
     control.start();
     await waitControl();
+    trace("control healthy");
 
-    const cells: MeshCell[] = [];
-    for (let i = 1; i <= (opts.cells ?? 2); i++) {
+    // The cells start side by side.
+    const startCell = async (i: number): Promise<MeshCell> => {
       const ns = await fx.addCell();
       const id = `cell-${i}`;
       const cellDir = join(dir, id);
@@ -281,7 +293,6 @@ export async function createMesh(opts: MeshOptions): Promise<Mesh> {
       );
       const sidecar = meshProcess(`sidecar ${id}`, ns, weftArgv(["sidecar", "--channel-dir", sidecarDir, "--log-level", "warn"]));
       procs.push(agent, dns, sidecar);
-      cells.push({ id, ns, dir: cellDir, socketPath, sidecarDir, agent, dns, sidecar });
       agent.start();
       sidecar.start();
       // The DNS server reads the credentials the agent writes once it has joined, and listens on
@@ -300,8 +311,11 @@ export async function createMesh(opts: MeshOptions): Promise<Mesh> {
         },
         { timeoutMs: 30_000, intervalMs: 100, message: `${id} base` },
       );
+      trace(`${id} joined`);
       dns.start();
-    }
+      return { id, ns, dir: cellDir, socketPath, sidecarDir, agent, dns, sidecar };
+    };
+    const cells: MeshCell[] = await Promise.all(Array.from({ length: opts.cells ?? 2 }, (_, i) => startCell(i + 1)));
 
     const waitReady = async () => {
       await waitControl();
@@ -319,10 +333,13 @@ export async function createMesh(opts: MeshOptions): Promise<Mesh> {
       }
     };
     await waitReady();
+    trace("mesh ready");
 
     const registerApp: Mesh["registerApp"] = async (name, space = "space-1", org = "org-1") => {
       const guid = randomUUID();
-      await cliOk(["app", "register", name, "--guid", guid, "--space", space, "--org", org]);
+      // Through the REST API (the CLI's `weft app register` is the same call, a process slower).
+      const r = await api("PUT", `/weft/v1/apps/${guid}`, { body: { name, space_guid: space, org_guid: org } });
+      if (r.status !== 201) throw new Error(`register ${name}: ${r.status} ${r.text}`);
       return { name, guid, space, org };
     };
 
@@ -360,6 +377,7 @@ export async function createMesh(opts: MeshOptions): Promise<Mesh> {
         },
         { timeoutMs: 20_000, intervalMs: 50, message: `app ${app.name}/${index} listening` },
       );
+      trace(`instance ${app.name}/${index} up`);
       return inst;
     };
 
