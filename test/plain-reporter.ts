@@ -9,14 +9,17 @@ export default class PlainSummary implements Reporter {
     let skipped = 0;
     for (const m of modules) {
       const tests = [...m.children.allTests()];
+      let failedHere = 0;
       for (const t of tests) {
         const s = t.result().state;
         if (s === "passed") passed++;
-        else if (s === "failed") failed++;
+        else if (s === "failed") failedHere++;
         else skipped++;
       }
-      // A file that failed to load has no tests but must still count as a failure.
-      if (m.state() === "failed" && tests.length === 0) failed++;
+      // A file that failed to load (no tests), or whose beforeAll/afterAll failed (its tests then
+      // show as skipped or passed), must still count as a failure.
+      if (m.state() === "failed" && failedHere === 0) failedHere = 1;
+      failed += failedHere;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
