@@ -89,6 +89,13 @@ export interface RuleDelta {
   readonly removeAllow: readonly AllowEntry[];
   readonly addOverlay: readonly string[];
   readonly removeOverlay: readonly string[];
+  /** ASG chains created (or flushed and refilled) with these rule texts, before elements refer to them. */
+  readonly addChains?: readonly { readonly name: string; readonly rules: readonly string[] }[];
+  /** ASG chains deleted, after the elements that referred to them. */
+  readonly removeChains?: readonly string[];
+  /** Elements of the edge sets and maps (see ObservedFilter.elements): removed by key, added by text. */
+  readonly removeElements?: readonly { readonly set: string; readonly key: string }[];
+  readonly addElements?: readonly { readonly set: string; readonly key: string; readonly text: string }[];
 }
 
 /** Flows to cut after a policy no longer allows them: ct mark == tag, to ip, proto, dport in ranges. */
@@ -134,6 +141,11 @@ export interface ObservedFilter {
   /** allowKey(tag, ip, protocol) -> entry. */
   readonly allow: ReadonlyMap<string, AllowEntry>;
   readonly overlay: ReadonlySet<string>;
+  /**
+   * Elements of the keyed sets and maps of the cell edge (egress_sets, netin, netin_dnat,
+   * host_services): set -> element key -> the element as `add element` writes it.
+   */
+  readonly elements: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }
 
 export interface ObservedCell {
@@ -190,6 +202,7 @@ export function emptyFilter(): ObservedFilter {
     tags: new Map(),
     allow: new Map(),
     overlay: new Set(),
+    elements: new Map(),
   };
 }
 

@@ -4,6 +4,7 @@
 // rebuild that chain.
 import { WeftError } from "../../common/errors.js";
 import { allowKey, emptyFilter, type AllowEntry, type ObservedFilter, type Protocol } from "./kernel-types.js";
+import { EDGE_SETS } from "./nft-ruleset.js";
 import type { PortRange } from "./port-ranges.js";
 
 type Json = Record<string, unknown>;
@@ -38,6 +39,7 @@ export function parseNftTable(text: string): ObservedFilter {
   const tags = new Map<string, number>();
   const allow = new Map<string, AllowEntry>();
   const overlay = new Set<string>();
+  const elements = new Map<string, Map<string, string>>();
   let present = false;
 
   for (const item of items) {
@@ -51,11 +53,45 @@ export function parseNftTable(text: string): ObservedFilter {
     }
     const set = isObj(item.set) ? item.set : isObj(item.map) ? item.map : undefined;
     if (set && typeof set.name === "string" && Array.isArray(set.elem)) {
-      for (const e of set.elem as unknown[]) readElement(set.name, e, { containers, tags, allow, overlay, portClasses });
+      const edge = (EDGE_SETS as readonly string[]).includes(set.name);
+      for (const e of set.elem as unknown[]) {
+        if (!edge) readElement(set.name, e, { containers, tags, allow, overlay, portClasses });
+        const parsed = edge ? readEdgeElement(e) : undefined;
+        if (parsed) {
+          let m = elements.get(set.name);
+          if (!m) elements.set(set.name, (m = new Map()));
+          m.set(parsed.key, parsed.text);
+        }
+      }
     }
   }
   for (const ranges of portClasses.values()) ranges.sort((a, b) => a.start - b.start);
-  return { ...f, present, baseChains, portClasses, containers, tags, allow, overlay };
+  return { ...f, present, baseChains, portClasses, containers, tags, allow, overlay, elements };
+}
+
+/** One key or value part as nft's text syntax writes it: an address, a protocol name, a port. */
+function scalarText(v: unknown): string | undefined {
+  if (typeof v === "string" || typeof v === "number") return String(v);
+  if (isObj(v) && Array.isArray(v.concat)) {
+    const parts = (v.concat as unknown[]).map(scalarText);
+    return parts.every((p) => p !== undefined) ? parts.join(" . ") : undefined;
+  }
+  if (isObj(v) && isObj(v.jump) && typeof v.jump.target === "string") return `jump ${v.jump.target}`;
+  if (isObj(v) && isObj(v.goto) && typeof v.goto.target === "string") return `goto ${v.goto.target}`;
+  return undefined;
+}
+
+/** An edge set's element as (key, the text `add element` takes), matching what the planner writes. */
+export function readEdgeElement(e: unknown): { key: string; text: string } | undefined {
+  if (Array.isArray(e)) {
+    const [k, v] = e as unknown[];
+    const key = scalarText(k);
+    const value = scalarText(v);
+    return key !== undefined && value !== undefined ? { key, text: `${key} : ${value}` } : undefined;
+  }
+  if (isObj(e) && isObj(e.elem)) return readEdgeElement(e.elem.val);
+  const key = scalarText(e);
+  return key !== undefined ? { key, text: key } : undefined;
 }
 
 interface Sinks {

@@ -11,7 +11,18 @@
 //     `ports` (class . dport range) accepts; everything else is rejected. Then untagged traffic
 //     may not leave into the overlay.
 //   postrouting (nat): container traffic leaving the overlay is masqueraded.
-//   input: containers reach only the DNS address on the cell itself.
+//   input: containers reach only the DNS address (TCP and UDP 53) and the configured host services
+//     (@host_services) on the cell itself; everything else to the cell host is rejected.
+//   forward, egress (app security groups): a new connection from a container that leaves the cell
+//     other than into the overlay jumps to `egress`. Overlay addresses are rejected there (ASGs
+//     never open container-to-container traffic; policies govern that), then the verdict map
+//     @egress_sets jumps to the container's ASG chain `asg-<hash>`: the allow-list of the ASG set
+//     (defaults plus space bindings, running or staging) that the container's space and lifecycle
+//     select, shared by every container with the same set, so 1,000 rules cost one chain per set
+//     and a container is one map element. What the chain does not accept is rejected.
+//   prerouting (nat): NetIn. A TCP/UDP connection to a local address on a mapped host port is
+//     DNATed to the container (@netin_dnat), the same mapping the chained `portmap` plugin makes.
+//     In forward, only a DNATed connection to a mapped container port (@netin) is router traffic.
 // A port class is the merged range list of one key, shared by every key with the same ranges, so
 // a 1-65535 range is one element and the per-packet cost is one hash and one small interval lookup
 // at any number of policies. Class ids start at 0x10000, so an unclassified mark (a tag) never
@@ -22,7 +33,7 @@ import { DNS_IP, NFT_TABLE, ROUTER_MARK, VTEP_NAME } from "./names.js";
 import type { AllowEntry, PortClass, RuleDelta } from "./kernel-types.js";
 import { formatRange } from "./port-ranges.js";
 
-export const RULESET_VERSION = "v1";
+export const RULESET_VERSION = "v2";
 const T = `inet ${NFT_TABLE}`;
 
 interface BaseRule {
@@ -37,6 +48,7 @@ interface BaseChain {
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
+
 export const BASE_CHAINS: readonly BaseChain[] = [
   {
     name: "prerouting",
@@ -49,12 +61,31 @@ export const BASE_CHAINS: readonly BaseChain[] = [
     rules: [
       { id: "established", text: "ct state established,related accept" },
       { id: "invalid", text: "ct state invalid drop" },
-      // A new connection DNATed to a container (a CNI port mapping, e.g. by the chained `portmap`
-      // plugin) that comes from neither the overlay nor a container is router traffic. Marked
-      // here, in forward: at prerouting's mangle priority the DNAT has not happened yet.
-      { id: "port-mapped", text: `ct status dnat iifname != "${VTEP_NAME}" ip saddr != @containers ip daddr @containers meta mark set ${hex(ROUTER_MARK)}` },
+      // A new connection DNATed (by Weft's netin map or the chained `portmap` plugin) to a
+      // container port that one of its CNI port mappings names, from neither the overlay nor a
+      // container, is router traffic. Marked here, in forward: at prerouting's mangle priority the
+      // DNAT has not happened yet. Any other DNAT to a container meets the default deny.
+      { id: "port-mapped", text: `ct status dnat iifname != "${VTEP_NAME}" ip saddr != @containers ip daddr . meta l4proto . th dport @netin meta mark set ${hex(ROUTER_MARK)}` },
       { id: "to-container", text: "ip daddr @containers jump ingress" },
       { id: "untagged-overlay", text: `oifname "${VTEP_NAME}" meta mark & 0xffff == 0 reject with icmpx type admin-prohibited` },
+      { id: "to-outside", text: `ip saddr @containers oifname != "${VTEP_NAME}" jump egress` },
+    ],
+  },
+  {
+    name: "egress",
+    hook: "",
+    rules: [
+      { id: "egress-overlay", text: "ip daddr @overlay reject with icmpx type admin-prohibited" },
+      { id: "egress-asg", text: "ip saddr vmap @egress_sets" },
+      { id: "egress-reject-tcp", text: "meta l4proto tcp reject with tcp reset" },
+      { id: "egress-reject", text: "reject with icmpx type admin-prohibited" },
+    ],
+  },
+  {
+    name: "netin",
+    hook: "type nat hook prerouting priority dstnat; policy accept;",
+    rules: [
+      { id: "netin-dnat", text: `fib daddr type local iifname != "${VTEP_NAME}" ip saddr != @containers meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @netin_dnat` },
     ],
   },
   {
@@ -75,6 +106,7 @@ export const BASE_CHAINS: readonly BaseChain[] = [
     rules: [
       { id: "host-established", text: "ip saddr @containers ct state established,related accept" },
       { id: "host-dns", text: `ip saddr @containers ip daddr ${DNS_IP} meta l4proto { tcp, udp } th dport 53 accept` },
+      { id: "host-services", text: "ip saddr @containers ip daddr . meta l4proto . th dport @host_services accept" },
       { id: "host-reject", text: "ip saddr @containers reject with icmpx type admin-prohibited" },
     ],
   },
@@ -96,6 +128,16 @@ export function expectedBaseComments(chain: string): readonly string[] {
   return BASE_CHAINS.find((c) => c.name === chain)?.rules.map((r) => ruleComment(r.id)) ?? [];
 }
 
+
+/** The keyed sets and maps of the cell edge, diffed generically (see ObservedFilter.elements). */
+export const EDGE_SETS = ["egress_sets", "netin", "netin_dnat", "host_services"] as const;
+export type EdgeSet = (typeof EDGE_SETS)[number];
+
+/** ASG chains: `asg-` + a hash of their rules; their rules carry comments `weft:v2:asg:i/n`. */
+export const ASG_CHAIN_PREFIX = "asg-";
+export const asgRuleComment = (i: number, n: number): string => `weft:${RULESET_VERSION}:asg:${i}/${n}`;
+export const isAsgChain = (name: string): boolean => name.startsWith(ASG_CHAIN_PREFIX);
+
 /** Port class ids start above every tag (tags are 16 bits). */
 export const PORT_CLASS_BASE = 0x10000;
 
@@ -105,6 +147,10 @@ const SETS = [
   "map allow { type mark . ipv4_addr . inet_proto : mark; }",
   "set ports { type mark . inet_service; flags interval; }",
   "set overlay { type ipv4_addr; flags interval; }",
+  "map egress_sets { type ipv4_addr : verdict; }",
+  "set netin { type ipv4_addr . inet_proto . inet_service; }",
+  "map netin_dnat { type inet_proto . inet_service : ipv4_addr . inet_service; }",
+  "set host_services { type ipv4_addr . inet_proto . inet_service; }",
 ];
 
 const allowElem = (e: AllowEntry): string => `${hex(e.tag)} . ${e.ip} . ${e.protocol}`;
@@ -132,13 +178,28 @@ const classElems = (classes: readonly PortClass[]): string[] =>
  */
 export function renderDelta(d: RuleDelta): string {
   const lines: string[] = [];
-  if (d.createTable) lines.push(`add table ${T}`, ...SETS.map((s) => `add ${s.replace(/^(set|map) (\w+)/, `$1 ${T} $2`)}`));
-  // `ingress` is jumped to from `forward`, so it is (re)built first.
-  const rebuild = [...d.rebuildBaseChains].sort((a, b) => (a === "ingress" ? -1 : b === "ingress" ? 1 : 0));
+  if (d.createTable) {
+    lines.push(`add table ${T}`, ...SETS.map((s) => `add ${s.replace(/^(set|map) (\w+)/, `$1 ${T} $2`)}`));
+    // Regular chains exist before any base chain jumps to them.
+    for (const c of BASE_CHAINS) if (!c.hook) lines.push(`add chain ${T} ${c.name}`);
+  }
+  // ASG chains first (the verdict map's elements jump to them), then the regular base chains
+  // (`forward` jumps to them), then the hooked ones.
+  for (const c of d.addChains ?? []) {
+    lines.push(`add chain ${T} ${c.name}`, `flush chain ${T} ${c.name}`);
+    c.rules.forEach((r, i) => lines.push(`add rule ${T} ${c.name} ${r} comment "${asgRuleComment(i, c.rules.length)}"`));
+  }
+  const rank = (name: string) => (BASE_CHAINS.find((x) => x.name === name)?.hook ? 1 : 0);
+  const rebuild = [...d.rebuildBaseChains].sort((a, b) => rank(a) - rank(b));
   for (const name of rebuild) {
     const c = BASE_CHAINS.find((x) => x.name === name);
     if (c) lines.push(...baseChainLines(c));
   }
+  const removeBySet = new Map<string, string[]>();
+  for (const e of d.removeElements ?? []) removeBySet.set(e.set, [...(removeBySet.get(e.set) ?? []), e.key]);
+  const addBySet = new Map<string, string[]>();
+  for (const e of d.addElements ?? []) addBySet.set(e.set, [...(addBySet.get(e.set) ?? []), e.text]);
+  for (const [set, keys] of removeBySet) lines.push(...elements("delete", set, keys));
   lines.push(
     ...elements("delete", "allow", d.removeAllow.map(allowElem)),
     ...(d.resetPortClasses ? [`flush set ${T} ports`] : []),
@@ -151,6 +212,8 @@ export function renderDelta(d: RuleDelta): string {
     ...elements("add", "ports", classElems([...(d.resetPortClasses ?? []), ...d.addPortClasses])),
     ...elements("add", "allow", d.addAllow.map((e) => `${allowElem(e)} : ${hex(e.classId)}`)),
   );
+  for (const [set, texts] of addBySet) lines.push(...elements("add", set, texts));
+  for (const name of d.removeChains ?? []) lines.push(`delete chain ${T} ${name}`);
   return lines.length === 0 ? "" : lines.join("\n") + "\n";
 }
 

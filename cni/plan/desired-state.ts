@@ -30,6 +30,29 @@ export interface DesiredContainer {
   readonly tag?: number | undefined;
   /** Interface name inside the container; default eth0. */
   readonly ifName?: string | undefined;
+  /** CNI port mappings (NetIn): host port on the cell -> this container's port. */
+  readonly portMappings?: readonly PortMappingSpec[] | undefined;
+}
+
+export interface PortMappingSpec {
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly protocol: Protocol;
+}
+
+/** A service on the cell host that containers may reach (besides DNS), e.g. a metadata endpoint. */
+export interface HostService {
+  readonly ip: string;
+  readonly protocol: Protocol;
+  readonly port: number;
+}
+
+/** Egress to outside the overlay (app security groups), as compiled chains and who uses which. */
+export interface DesiredEgress {
+  /** Chain name (asg-<hash>) -> its rule texts. */
+  readonly chains: ReadonlyMap<string, readonly string[]>;
+  /** Container IP -> its chain. A container without one has no egress at all. */
+  readonly byIp: ReadonlyMap<string, string>;
 }
 
 export interface DesiredPolicy {
@@ -51,6 +74,12 @@ export interface DesiredCell {
   readonly dnsIp?: string;
   /** MTU of container interfaces; default the VTEP's. */
   readonly containerMtu?: number;
+  /**
+   * Egress to outside the overlay. Absent: open (every container maps to an accept-all chain; for
+   * callers that program the overlay only). The agent always sets it: the ASG allow-lists.
+   */
+  readonly egress?: DesiredEgress;
+  readonly hostServices?: readonly HostService[];
 }
 
 export type Operation =

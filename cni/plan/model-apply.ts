@@ -11,7 +11,7 @@ import {
   type RuleDelta,
 } from "../kernel/kernel-types.js";
 import type { PortRange } from "../kernel/port-ranges.js";
-import { BASE_CHAIN_NAMES, expectedBaseComments } from "../kernel/nft-ruleset.js";
+import { BASE_CHAIN_NAMES, asgRuleComment, expectedBaseComments } from "../kernel/nft-ruleset.js";
 import type { Operation } from "./desired-state.js";
 
 /** The filter part of a model whose maps the caller owns and may change in place. */
@@ -23,6 +23,7 @@ export interface MutableFilter {
   tags: Map<string, number>;
   allow: Map<string, AllowEntry>;
   overlay: Set<string>;
+  elements: Map<string, Map<string, string>>;
 }
 
 export function cloneFilter(f: ObservedFilter): MutableFilter {
@@ -34,6 +35,7 @@ export function cloneFilter(f: ObservedFilter): MutableFilter {
     tags: new Map(f.tags),
     allow: new Map(f.allow),
     overlay: new Set(f.overlay),
+    elements: new Map([...f.elements].map(([k, v]) => [k, new Map(v)])),
   };
 }
 
@@ -51,6 +53,14 @@ export function applyDeltaInPlace(f: MutableFilter, d: RuleDelta): void {
   for (const e of d.addAllow) f.allow.set(allowKey(e.tag, e.ip, e.protocol), e);
   for (const c of d.removeOverlay) f.overlay.delete(c);
   for (const c of d.addOverlay) f.overlay.add(c);
+  for (const c of d.addChains ?? []) f.baseChains.set(c.name, c.rules.map((_, i) => asgRuleComment(i, c.rules.length)));
+  for (const e of d.removeElements ?? []) f.elements.get(e.set)?.delete(e.key);
+  for (const e of d.addElements ?? []) {
+    let m = f.elements.get(e.set);
+    if (!m) f.elements.set(e.set, (m = new Map()));
+    m.set(e.key, e.text);
+  }
+  for (const name of d.removeChains ?? []) f.baseChains.delete(name);
 }
 
 function applyDelta(f: ObservedFilter, d: RuleDelta): ObservedFilter {

@@ -8,6 +8,7 @@ import { mergeRanges } from "../kernel/port-ranges.js";
 import type { DesiredCell, DesiredContainer, Operation } from "./desired-state.js";
 import { containerSpec, vtepSpec } from "./plan-links.js";
 import type { PolicyIndex } from "./policy-index.js";
+import { desiredEdge, planEdge } from "./plan-filter.js";
 import { PortClassAllocator } from "./port-classes.js";
 
 export interface ContainerChange {
@@ -63,6 +64,9 @@ export function planContainerChange(
     removeTags,
     addAllow,
     removeAllow,
+    // Egress chains, port mappings and host services: what the cell's containers need, diffed
+    // against the model (a few elements per container, independent of the policy count).
+    ...planEdge(desiredEdge(d), f),
   };
   const mtu = d.containerMtu ?? vtepSpec(d, model.underlayMtu ?? 1500).mtu;
   const ops: Operation[] = [];

@@ -12,7 +12,7 @@ import {
   type PortClass,
   type RuleDelta,
 } from "../kernel/kernel-types.js";
-import { BASE_CHAINS, expectedBaseComments } from "../kernel/nft-ruleset.js";
+import { ASG_CHAIN_PREFIX, BASE_CHAINS, EDGE_SETS, asgRuleComment, expectedBaseComments, isAsgChain } from "../kernel/nft-ruleset.js";
 import { mergeRanges, subtractRanges, type PortRange } from "../kernel/port-ranges.js";
 import type { DesiredCell } from "./desired-state.js";
 import { PortClassAllocator } from "./port-classes.js";
@@ -28,6 +28,60 @@ interface DesiredFilter {
   readonly allow: Map<string, AllowEntry>;
   readonly portClasses: Map<number, PortRange[]>;
   readonly overlay: Set<string>;
+  readonly chains: ReadonlyMap<string, readonly string[]>;
+  readonly elements: Map<string, Map<string, string>>;
+}
+
+/** The chain every container uses when the desired cell says nothing about egress. */
+export const OPEN_EGRESS_CHAIN = `${ASG_CHAIN_PREFIX}open`;
+
+/** Chains and edge-set elements: ASG chain per container, NetIn mappings, host services. */
+export function desiredEdge(d: DesiredCell): { chains: ReadonlyMap<string, readonly string[]>; elements: Map<string, Map<string, string>> } {
+  const elements = new Map<string, Map<string, string>>(EDGE_SETS.map((s) => [s, new Map()]));
+  const put = (set: string, key: string, text = key) => elements.get(set)!.set(key, text);
+  const chains = d.egress ? d.egress.chains : new Map([[OPEN_EGRESS_CHAIN, ["accept"]]]);
+  for (const c of d.containers) {
+    const chain = d.egress ? d.egress.byIp.get(c.ip) : OPEN_EGRESS_CHAIN;
+    if (chain !== undefined && chains.has(chain)) put("egress_sets", c.ip, `${c.ip} : jump ${chain}`);
+  }
+  // A host port belongs to one container: the first by id, so the choice is stable.
+  for (const c of [...d.containers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    for (const m of c.portMappings ?? []) {
+      put("netin", `${c.ip} . ${m.protocol} . ${m.containerPort}`);
+      const key = `${m.protocol} . ${m.hostPort}`;
+      if (!elements.get("netin_dnat")!.has(key)) put("netin_dnat", key, `${key} : ${c.ip} . ${m.containerPort}`);
+    }
+  }
+  for (const h of d.hostServices ?? []) put("host_services", `${h.ip} . ${h.protocol} . ${h.port}`);
+  return { chains, elements };
+}
+
+/** Chains to (re)write and delete, and elements to remove and add, from observed to desired. */
+export function planEdge(
+  want: { chains: ReadonlyMap<string, readonly string[]>; elements: ReadonlyMap<string, ReadonlyMap<string, string>> },
+  o: ObservedFilter,
+): Pick<RuleDelta, "addChains" | "removeChains" | "addElements" | "removeElements"> {
+  const addChains: { name: string; rules: readonly string[] }[] = [];
+  for (const [name, rules] of want.chains) {
+    const seen = o.baseChains.get(name);
+    const exp = rules.map((_, i) => asgRuleComment(i, rules.length));
+    if (!seen || seen.length !== exp.length || seen.some((c, i) => c !== exp[i])) addChains.push({ name, rules });
+  }
+  const removeChains = [...o.baseChains.keys()].filter((n) => isAsgChain(n) && !want.chains.has(n));
+  const addElements: { set: string; key: string; text: string }[] = [];
+  const removeElements: { set: string; key: string }[] = [];
+  for (const set of EDGE_SETS) {
+    const w = want.elements.get(set) ?? new Map<string, string>();
+    const seen = o.elements.get(set) ?? new Map<string, string>();
+    for (const [key, text] of w) {
+      const had = seen.get(key);
+      if (had === text) continue;
+      if (had !== undefined) removeElements.push({ set, key });
+      addElements.push({ set, key, text });
+    }
+    for (const key of seen.keys()) if (!w.has(key)) removeElements.push({ set, key });
+  }
+  return { addChains, removeChains, addElements, removeElements };
 }
 
 export function desiredFilter(d: DesiredCell, observed: ObservedFilter): DesiredFilter {
@@ -54,7 +108,7 @@ export function desiredFilter(d: DesiredCell, observed: ObservedFilter): Desired
     portClasses.set(classId, ranges);
     allow.set(key, { tag: v.tag, ip: v.ip, protocol: v.protocol, classId });
   }
-  return { containers, tags, allow, portClasses, overlay: new Set([d.overlayCidr]) };
+  return { containers, tags, allow, portClasses, overlay: new Set([d.overlayCidr]), ...desiredEdge(d) };
 }
 
 /** Ranges a class accepted as observed; everything when the class is unknown. */
@@ -117,6 +171,7 @@ export function planFilter(d: DesiredCell, o: ObservedFilter): FilterPlan {
     removeAllow,
     addOverlay: [...want.overlay].filter((c) => !o.overlay.has(c)),
     removeOverlay: [...o.overlay].filter((c) => !want.overlay.has(c)),
+    ...planEdge(want, o),
   };
   return { delta, cuts };
 }
