@@ -118,21 +118,35 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     expect(await probe(fx, ctr.a1!, "tcp", outside.underlayIp, 9000)).toBe(`pong:${cells[0]!.ns.underlayIp}`);
   });
 
-  it("admits router traffic through a port mapping (router mark) and nothing else from outside", async () => {
+  it("admits router traffic only through a port mapping, and nothing else from outside", async () => {
     const c0 = cells[0]!.ns;
     expect(await probe(fx, outside, "tcp", "10.255.1.3", 8080)).toMatch(/^error:/);
-    // What a port mapping programs (CF's netin): DNAT host port -> container port, plus the mark.
-    const netin = (mark: boolean) =>
-      `table ip netin {\n chain pre {\n type nat hook prerouting priority dstnat;\n` +
-      `ip daddr ${c0.underlayIp} tcp dport 18080 ${mark ? `meta mark set ${ROUTER_MARK}` : ""} dnat to 10.255.1.3:8080\n }\n}\n`;
-    // A DNAT without the mark (what the standard portmap plugin programs) is router traffic too:
-    // the cell's forward chain marks new connections DNATed to a container from outside the overlay.
-    await fx.exec(c0, ["nft", "-f", "-"], netin(false));
+    expect(await probe(fx, outside, "tcp", c0.underlayIp, 18080)).toMatch(/^error:/);
+    // A CNI port mapping (NetIn): the cell DNATs host port 18080 to b1:8080 and admits it.
+    const b1 = cells[0]!.containers.findIndex((c) => c.id === "b1");
+    cells[0]!.containers[b1] = { ...cells[0]!.containers[b1]!, portMappings: [{ hostPort: 18080, containerPort: 8080, protocol: "tcp" }] };
+    await reconcileAll();
     expect(await probe(fx, outside, "tcp", c0.underlayIp, 18080)).toBe(`pong:${outside.underlayIp}`);
-    await fx.exec(c0, ["nft", "delete", "table", "ip", "netin"]);
-    await fx.exec(c0, ["nft", "-f", "-"], netin(true));
-    expect(await probe(fx, outside, "tcp", c0.underlayIp, 18080)).toBe(`pong:${outside.underlayIp}`);
-    await fx.exec(c0, ["nft", "delete", "table", "ip", "netin"]);
+    // A DNAT made by someone else to a container port no mapping names (b1:8085) is not router
+    // traffic: the overlay's default deny rejects it. The same DNAT to the mapped port passes
+    // (that is what the chained standard portmap plugin programs).
+    const foreign = (port: number) =>
+      `table ip foreign {\n chain pre {\n type nat hook prerouting priority dstnat - 1;\n` +
+      `ip daddr ${c0.underlayIp} tcp dport 18085 dnat to 10.255.1.3:${port}\n }\n}\n`;
+    await fx.exec(c0, ["nft", "-f", "-"], foreign(8085));
+    expect(await probe(fx, outside, "tcp", c0.underlayIp, 18085)).toBe("error:ECONNREFUSED");
+    await fx.exec(c0, ["nft", "delete", "table", "ip", "foreign"]);
+    await fx.exec(c0, ["nft", "-f", "-"], foreign(8080));
+    expect(await probe(fx, outside, "tcp", c0.underlayIp, 18085)).toBe(`pong:${outside.underlayIp}`);
+    await fx.exec(c0, ["nft", "delete", "table", "ip", "foreign"]);
+    // A router mark set by the operator's own NetIn rule (CF's mangle rule) is honoured as before.
+    await fx.exec(c0, ["nft", "-f", "-"], foreign(8085).replace("dnat to", `meta mark set ${ROUTER_MARK} dnat to`));
+    expect(await probe(fx, outside, "tcp", c0.underlayIp, 18085)).toBe(`pong:${outside.underlayIp}`);
+    await fx.exec(c0, ["nft", "delete", "table", "ip", "foreign"]);
+    // Removing the mapping closes the host port again.
+    cells[0]!.containers[b1] = { ...cells[0]!.containers[b1]!, portMappings: [] };
+    await reconcileAll();
+    expect(await probe(fx, outside, "tcp", c0.underlayIp, 18080)).toMatch(/^error:/);
   });
 
   it("repairs a deleted route, FDB entry, rule and allow element on the next reconcile", async () => {

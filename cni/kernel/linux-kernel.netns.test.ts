@@ -31,7 +31,7 @@ describe.runIf(process.getuid?.() === 0)("linux kernel module", () => {
     await kernel.applyRuleDelta(ns.path, { ...emptyDelta(), addContainers: ["10.255.1.3"] });
     seen = await kernel.observe(ns.path);
     expect([...seen.filter.containers].sort()).toEqual(["10.255.1.2", "10.255.1.3"]);
-    expect(seen.filter.baseChains.get("forward")).toHaveLength(5);
+    expect(seen.filter.baseChains.get("forward")).toHaveLength(6);
   });
 
   it("treats removing what is already gone as success", async () => {
