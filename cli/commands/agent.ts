@@ -23,6 +23,19 @@ interface AgentFlags {
   waitForSidecar?: boolean;
   opsListen: string;
   logLevel: string;
+  hostTcpService?: string[];
+  hostUdpService?: string[];
+  asgLogging?: boolean;
+}
+
+function hostServices(flags: AgentFlags): { ip: string; protocol: "tcp" | "udp"; port: number }[] {
+  const parse = (v: string, protocol: "tcp" | "udp") => {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(v);
+    const port = Number(m?.[2]);
+    if (!m || port < 1 || port > 65535) throw new Error(`invalid --host-${protocol}-service ${JSON.stringify(v)}: expected IP:PORT`);
+    return { ip: m[1]!, protocol, port };
+  };
+  return [...(flags.hostTcpService ?? []).map((v) => parse(v, "tcp")), ...(flags.hostUdpService ?? []).map((v) => parse(v, "udp"))];
 }
 
 const collect = (v: string, acc: string[] = []) => [...acc, v];
@@ -45,6 +58,9 @@ export function agentCommand(): Command {
     .option("--sidecar-dir <dir>", "the TLS sidecar's channel directory (no sidecar when absent)")
     .option("--wait-for-sidecar", "ADD returns only once the sidecar serves the container's certificate")
     .option("--ops-listen <host:port>", "metrics and health listen address", AGENT_DEFAULTS.opsListen)
+    .option("--host-tcp-service <ip:port>", "a TCP service on the cell host containers may reach (repeatable; DNS on 169.254.0.2:53 always)", collect)
+    .option("--host-udp-service <ip:port>", "a UDP service on the cell host containers may reach (repeatable)", collect)
+    .option("--asg-logging", "log every new egress connection, accepted or denied (rate-limited kernel log with app, space and org)")
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
     .action(async (flags: AgentFlags) => {
       const config: AgentConfig = Object.freeze({
@@ -65,6 +81,8 @@ export function agentCommand(): Command {
         addTimeoutMs: AGENT_DEFAULTS.addTimeoutMs,
         reconcileEveryMs: AGENT_DEFAULTS.reconcileEveryMs,
         opsListen: parseHostPort(flags.opsListen, "127.0.0.1"),
+        hostServices: hostServices(flags),
+        asgLogging: Boolean(flags.asgLogging),
       });
       const logger = createLogger({ level: flags.logLevel as "info", name: "weft-agent" });
       const { startAgent } = await import("../../cni/agent/main.js");

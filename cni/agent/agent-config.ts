@@ -24,6 +24,10 @@ export interface AgentConfig {
   readonly addTimeoutMs: number;
   readonly reconcileEveryMs: number;
   readonly opsListen: { host: string; port: number };
+  /** Services on the cell host containers may reach besides DNS (CF host_tcp_services/host_udp_services). */
+  readonly hostServices?: readonly { readonly ip: string; readonly protocol: "tcp" | "udp"; readonly port: number }[];
+  /** Log every new egress connection, accepted or denied, rate-limited (CF iptables_asg_logging). */
+  readonly asgLogging?: boolean;
 }
 
 export const AGENT_DEFAULTS = {

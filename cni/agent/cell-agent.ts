@@ -139,6 +139,8 @@ export class CellAgent {
           lease: { subnet: this.lease.overlaySubnet, underlayIp: this.config.underlayIp },
           underlayDev: this.config.underlayDev,
           dnsIp: DNS_IP,
+          ...(this.config.hostServices ? { hostServices: this.config.hostServices } : {}),
+          ...(this.config.asgLogging ? { asgLogging: true } : {}),
         },
         this.state,
         this.containers.all(),

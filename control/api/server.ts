@@ -8,6 +8,7 @@ import { authenticate } from "./auth.js";
 import { registerAppRoutes } from "./apps.js";
 import { registerCellRoutes, registerJoinRoute } from "./cells.js";
 import { registerRouteRoutes } from "./routes.js";
+import { registerSecurityGroupRoutes } from "./security-groups.js";
 import type { ApiDeps, Env } from "./deps.js";
 import { HttpError, toHttpError } from "./http-error.js";
 import { cleanupPoliciesHandler } from "./policies-cleanup.js";
@@ -126,6 +127,7 @@ export function buildApi(deps: ApiDeps, registry?: Registry): Hono<Env> {
   if (deps.plane) registerJoinRoute(app, deps, deps.plane);
   app.use("/weft/v1/*", authenticate(deps.verifier));
   registerAppRoutes(app, deps);
+  registerSecurityGroupRoutes(app, deps);
   if (deps.plane) {
     registerCellRoutes(app, deps, deps.plane);
     registerRouteRoutes(app, deps, deps.plane);

@@ -8,6 +8,7 @@
 // unchanged lease is the same object in the old and new view and the diff skips it by identity,
 // and a change of leases is diffed once for all the cells that were sent the same lease map.
 import type { LeaseRecord } from "../store/lease-store.js";
+import type { SecurityGroupRecord } from "../store/security-group-store.js";
 import { policyKey } from "../domain/types.js";
 import { vtepOf } from "../leases/lease-pool.js";
 import type { CellDelta, CellState, Instance, Lease, PolicyRule, SecurityGroup } from "../../proto/types.js";
@@ -61,14 +62,50 @@ export function routableLeases(state: DesiredState, now = Date.now()): ReadonlyM
   return view;
 }
 
+const ruleMemo = new WeakMap<SecurityGroupRecord, SecurityGroup["rules"]>();
+
+function protoRules(g: SecurityGroupRecord): SecurityGroup["rules"] {
+  let rules = ruleMemo.get(g);
+  if (!rules) {
+    rules = g.rules.map((r) => ({ protocol: r.protocol, destinations: [...r.destinations], ports: r.ports, icmpType: r.icmpType, icmpCode: r.icmpCode, log: r.log, description: r.description }));
+    ruleMemo.set(g, rules);
+  }
+  return rules;
+}
+
+/**
+ * The ASGs a cell needs: every global default (a container of any space may be added there), and
+ * the groups bound to a space that has instances on the cell, with only those spaces listed.
+ */
+export function cellSecurityGroups(state: DesiredState, spaces: ReadonlySet<string>): Map<string, SecurityGroup> {
+  const out = new Map<string, SecurityGroup>();
+  for (const g of state.securityGroups.values()) {
+    const runningSpaces = g.runningSpaces.filter((s) => spaces.has(s));
+    const stagingSpaces = g.stagingSpaces.filter((s) => spaces.has(s));
+    if (!g.runningDefault && !g.stagingDefault && runningSpaces.length === 0 && stagingSpaces.length === 0) continue;
+    out.set(g.guid, {
+      guid: g.guid,
+      name: g.name,
+      rules: protoRules(g),
+      runningDefault: g.runningDefault,
+      stagingDefault: g.stagingDefault,
+      runningSpaces,
+      stagingSpaces,
+    });
+  }
+  return out;
+}
+
 export function buildCellView(state: DesiredState, cellId: string, caBundlePem: string): CellView {
   const leases = routableLeases(state);
   const instances = new Map<string, Instance>();
   const apps = new Set<string>();
+  const spaces = new Set<string>();
   for (const guid of state.instancesByCell.get(cellId) ?? []) {
     const i = state.instances.get(guid);
     if (!i) continue;
     apps.add(i.appGuid);
+    spaces.add(i.spaceGuid);
     instances.set(guid, {
       instanceGuid: i.instanceGuid,
       appGuid: i.appGuid,
@@ -98,7 +135,7 @@ export function buildCellView(state: DesiredState, cellId: string, caBundlePem: 
       });
     }
   }
-  return { leases, instances, policies, securityGroups: new Map(), caBundlePem };
+  return { leases, instances, policies, securityGroups: cellSecurityGroups(state, spaces), caBundlePem };
 }
 
 export function toSnapshot(view: CellView): CellState {

@@ -6,6 +6,7 @@ import type { Policy } from "../domain/types.js";
 import { policyKey } from "../domain/types.js";
 import type { InstanceRecord } from "../store/instance-store.js";
 import type { LeaseRecord } from "../store/lease-store.js";
+import type { SecurityGroupRecord } from "../store/security-group-store.js";
 import type { AppInfo, StateSlice } from "../store/state-reader.js";
 
 export interface Affected {
@@ -40,6 +41,8 @@ export class DesiredState {
   readonly routesByApp = new Map<string, Set<string>>();
   readonly appByRoute = new Map<string, string>();
   leases = new Map<string, LeaseRecord>();
+  /** Every app security group by guid (replaced whole when any changes). */
+  securityGroups = new Map<string, SecurityGroupRecord>();
 
   /** Cells that run at least one instance of the app. */
   cellsOfApp(app: string): Set<string> {
@@ -89,9 +92,12 @@ export class DesiredState {
     }
     for (const inst of slice.instances) this.addInstance(inst);
     if (slice.leases) this.leases = new Map(slice.leases.map((l) => [l.overlaySubnet, l]));
+    if (slice.securityGroups) this.securityGroups = new Map(slice.securityGroups.map((g) => [g.guid, g]));
     this.revision = Math.max(this.revision, slice.revision);
 
-    if (slice.apps === null || slice.leasesChanged) return { revision: this.revision, cells: "all", apps: slice.apps === null ? "all" : new Set(slice.apps), kinds: slice.kinds };
+    // A group change can touch any cell (defaults apply everywhere); each cell's view is rebuilt
+    // and only cells whose own ASGs changed get a delta.
+    if (slice.apps === null || slice.leasesChanged || slice.securityGroups) return { revision: this.revision, cells: "all", apps: slice.apps === null ? "all" : new Set(slice.apps), kinds: slice.kinds };
     const cells = new Set([...before, ...slice.cells]);
     for (const a of slice.apps) for (const c of this.cellsOfApp(a)) cells.add(c);
     const apps = new Set(slice.apps);
@@ -104,6 +110,7 @@ export class DesiredState {
       m.clear();
     }
     this.leases = new Map();
+    this.securityGroups = new Map();
   }
 
   private dropApp(app: string): void {

@@ -5,6 +5,7 @@ import type { Policy, Protocol } from "../domain/types.js";
 import type { Db, SqlClient } from "./db.js";
 import { INSTANCE_COLUMNS, toInstance, type InstanceRecord } from "./instance-store.js";
 import type { LeaseRecord } from "./lease-store.js";
+import { readSecurityGroups, type SecurityGroupRecord } from "./security-group-store.js";
 
 export interface AppInfo {
   readonly guid: string;
@@ -27,6 +28,8 @@ export interface StateSlice {
   readonly routes: [string, string][];
   readonly instances: InstanceRecord[];
   readonly leases: LeaseRecord[] | null;
+  /** Every security group, when they changed (or on a full read); null: unchanged. */
+  readonly securityGroups: SecurityGroupRecord[] | null;
 }
 
 interface ChangeRow {
@@ -35,7 +38,7 @@ interface ChangeRow {
   detail: { apps?: string[]; cells?: string[] };
 }
 
-async function readSlice(tx: SqlClient, revision: number, apps: string[] | null, cells: string[], leases: boolean, kinds: ReadonlySet<string>): Promise<StateSlice> {
+async function readSlice(tx: SqlClient, revision: number, apps: string[] | null, cells: string[], leases: boolean, kinds: ReadonlySet<string>, groups = false): Promise<StateSlice> {
   const appFilter = apps === null ? "" : " WHERE guid = ANY ($1::text[])";
   const params = apps === null ? [] : [apps];
   const appRows = await tx.query<{ guid: string; name: string; space_guid: string; org_guid: string }>(
@@ -76,6 +79,7 @@ async function readSlice(tx: SqlClient, revision: number, apps: string[] | null,
     routes: routes.rows.map((r) => [r.host, r.app_guid]),
     instances: instances.rows.map(toInstance),
     leases: leaseRows,
+    securityGroups: groups || apps === null ? await readSecurityGroups(tx) : null,
   };
 }
 
@@ -102,6 +106,7 @@ export class StateReader {
       const apps = new Set<string>();
       const cells = new Set<string>();
       let leases = false;
+      let groups = false;
       let everything = !covered;
       const kinds = new Set<string>(everything ? ["full"] : []);
       for (const c of changes.rows) {
@@ -109,9 +114,11 @@ export class StateReader {
         for (const a of c.detail.apps ?? []) apps.add(a);
         for (const cell of c.detail.cells ?? []) cells.add(cell);
         if (c.kind === "leases") leases = true;
-        if (c.kind === "security-groups" || c.kind === "ca") everything = true;
+        // Security groups are few and small: a change re-reads them all (not the policies).
+        if (c.kind === "security-groups") groups = true;
+        if (c.kind === "ca") everything = true;
       }
-      return readSlice(tx, rev, everything ? null : [...apps], [...cells], leases, kinds);
+      return readSlice(tx, rev, everything ? null : [...apps], [...cells], leases, kinds, groups);
     }, "snapshot");
   }
 }
