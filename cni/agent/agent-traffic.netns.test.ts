@@ -2,7 +2,8 @@
 // A->B allowed for TCP and UDP on a port range, A->C allowed for TCP, B->C rejected. Then removing
 // the A->B policies cuts the connections they allowed, established ones included (TCP and UDP),
 // without restarting anything. And a container's egress to a host outside the overlay is
-// masqueraded: the outside host sees the cell's underlay IP, never the container's.
+// masqueraded: the outside host sees the cell's underlay IP, never the container's (once an ASG
+// allows it).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../common/eventually.js";
 import { attachContainer, removeDir, startTestAgent, type TestAgent } from "../../test/support/agents.js";
@@ -96,6 +97,12 @@ describe("policies through the agent, same cell and across cells", () => {
   it("masquerades a container's egress to a host outside the overlay", async () => {
     const outside = await fx.addOutside();
     await startServer(fx, outside, outside.underlayIp, { tcp: [7000], udp: [7000] });
+    // Egress beyond the overlay needs an app security group (default deny, as in CF).
+    const asg = await api.request("POST", "/weft/v1/security-groups", {
+      body: { name: "outside", rules: [{ protocol: "all", destination: `${outside.underlayIp}/32` }], globally_enabled: { running: true } },
+    });
+    expect(asg.status, asg.text).toBe(201);
+    await eventually(async () => expect(await probe(fx, b[1]!.ns, "tcp", outside.underlayIp, 7000)).toBe(`pong:${cells[1]!.underlayIp}`), { timeoutMs: 15_000 });
     expect(await probe(fx, a.ns, "tcp", outside.underlayIp, 7000)).toBe(`pong:${cells[0]!.underlayIp}`);
     expect(await probe(fx, a.ns, "udp", outside.underlayIp, 7000)).toBe(`pong:${cells[0]!.underlayIp}`);
     expect(await probe(fx, b[1]!.ns, "tcp", outside.underlayIp, 7000)).toBe(`pong:${cells[1]!.underlayIp}`);
