@@ -5,6 +5,7 @@ import { appCommand } from "./commands/app.js";
 import { controlCommand } from "./commands/control.js";
 import { dnsCommand } from "./commands/dns.js";
 import { policyCommand } from "./commands/policy.js";
+import { asgCommand } from "./commands/asg.js";
 import { tokenCommand } from "./commands/token.js";
 import { statusCommand } from "./commands/status.js";
 import { agentCommand } from "./commands/agent.js";
@@ -39,6 +40,7 @@ program.addCommand(agentCommand());
 program.addCommand(routeCommand(env));
 program.addCommand(policyCommand(env));
 program.addCommand(appCommand(env));
+program.addCommand(asgCommand(env));
 
 try {
   await program.parseAsync(process.argv);

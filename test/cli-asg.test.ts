@@ -1,0 +1,88 @@
+// Black-box: `weft asg ...` against a real `weft control` process (embedded store): create from a
+// rules file and inline JSON, list as a table and JSON, show, bind and unbind for running and
+// staging, update, delete, and one-line errors that name the bad field.
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/free-port.js";
+import { eventually } from "../common/eventually.js";
+import { packageRoot } from "../common/package-root.js";
+
+const run = promisify(execFile);
+const WEFT = join(packageRoot(), "bin", "weft.js");
+
+
+describe("weft asg CLI", () => {
+  let dataDir: string;
+  let child: ChildProcess;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "weft-cli-"));
+    const [api, ops] = [await freePort(), await freePort()];
+    child = spawn(process.execPath, [WEFT, "control", "--data-dir", dataDir, "--listen", `127.0.0.1:${api}`, "--ops-listen", `127.0.0.1:${ops}`], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    env = { ...process.env, WEFT_API: `https://127.0.0.1:${api}`, WEFT_DATA_DIR: dataDir };
+    await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${ops}/health`);
+      expect(res.status).toBe(200);
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const weft = async (...args: string[]) => run(process.execPath, [WEFT, ...args], { env });
+  const weftFails = async (...args: string[]) => {
+    try {
+      await weft(...args);
+    } catch (err) {
+      return err as { code: number; stderr: string };
+    }
+    throw new Error(`weft ${args.join(" ")} should have failed`);
+  };
+
+  it("creates, lists, shows, binds, unbinds, updates and deletes security groups", async () => {
+    const file = join(dataDir, "rules.json");
+    writeFileSync(file, JSON.stringify([{ protocol: "tcp", destination: "10.0.0.0/8", ports: "80,443" }, { protocol: "icmp", destination: "0.0.0.0/0", type: -1, code: -1 }]));
+    expect((await weft("asg", "create", "public", file, "--running-default")).stdout).toBe("Created security group public\n");
+    await weft("asg", "create", "dns", '[{"protocol":"udp","destination":"8.8.8.8","ports":"53"}]');
+    const listed = (await weft("asg", "list")).stdout.split("\n");
+    expect(listed[0]).toMatch(/^name\s+rules\s+running default\s+staging default\s+running spaces\s+staging spaces$/);
+    expect(listed.find((l) => l.startsWith("public"))).toMatch(/^public\s+2\s+true\s+false/);
+    expect((await weft("asg", "bind", "dns", "space-1")).stdout).toContain("Bound security group dns to space space-1 (running)");
+    await weft("asg", "bind", "dns", "space-2", "--lifecycle", "staging");
+    const json = JSON.parse((await weft("asg", "list", "--json")).stdout) as { security_groups: { name: string; relationships: { running_spaces: { data: { guid: string }[] }; staging_spaces: { data: { guid: string }[] } } }[] };
+    const dns = json.security_groups.find((g) => g.name === "dns")!;
+    expect(dns.relationships.running_spaces.data).toEqual([{ guid: "space-1" }]);
+    expect(dns.relationships.staging_spaces.data).toEqual([{ guid: "space-2" }]);
+    expect((await weft("asg", "show", "dns")).stdout).toMatch(/udp\s+8\.8\.8\.8\s+53/);
+    await weft("asg", "unbind", "dns", "space-1");
+    await weft("asg", "update", "dns", "--rules", '[{"protocol":"all","destination":"8.8.4.4"}]', "--staging-default", "true", "--new-name", "dns-2");
+    const shown = JSON.parse((await weft("asg", "show", "dns-2", "--json")).stdout) as { rules: unknown[]; globally_enabled: unknown; relationships: { running_spaces: { data: unknown[] } } };
+    expect(shown.rules).toEqual([{ protocol: "all", destination: "8.8.4.4" }]);
+    expect(shown.globally_enabled).toEqual({ running: false, staging: true });
+    expect(shown.relationships.running_spaces.data).toEqual([]);
+    expect((await weft("asg", "delete", "dns-2")).stdout).toBe("Deleted security group dns-2\n");
+    expect((await weft("asg", "list")).stdout).not.toContain("dns-2");
+  });
+
+  it("fails with one line naming the problem", async () => {
+    const bad = await weftFails("asg", "create", "bad", '[{"protocol":"tcp","destination":"10.0.0.1","ports":"0-5"}]');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toContain("invalid rules[0].ports");
+    expect((await weftFails("asg", "bind", "nope", "space-1")).stderr).toContain("security group nope not found");
+    expect((await weftFails("asg", "create", "x", "/nonexistent/rules.json")).stderr).toContain("cannot read rules file");
+  });
+});
