@@ -144,7 +144,7 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     expect(await probe(fx, outside, "tcp", c0.underlayIp, 18085)).toBe(`pong:${outside.underlayIp}`);
     await fx.exec(c0, ["nft", "delete", "table", "ip", "foreign"]);
     // Removing the mapping closes the host port again.
-    cells[0]!.containers[b1] = { ...cells[0]!.containers[b1]!, portMappings: [] };
+    cells[0]!.containers[b1] = { ...cells[0]!.containers[b1], portMappings: [] };
     await reconcileAll();
     expect(await probe(fx, outside, "tcp", c0.underlayIp, 18080)).toMatch(/^error:/);
   });

@@ -32,13 +32,13 @@ export function readRules(arg: string): unknown {
     try {
       return readFileSync(arg, "utf8");
     } catch (err) {
-      throw new Error(`cannot read rules file ${arg}: ${(err as Error).message}`);
+      throw new Error(`cannot read rules file ${arg}: ${(err as Error).message}`, { cause: err });
     }
   })();
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new Error(`invalid rules JSON in ${arg.trim().startsWith("[") ? "the argument" : arg}: ${(err as Error).message}`);
+    throw new Error(`invalid rules JSON in ${arg.trim().startsWith("[") ? "the argument" : arg}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -178,7 +178,7 @@ export function asgCommand(env: CliEnv): Command {
         `running spaces: ${spaces(g, "running_spaces") || "-"}\nstaging spaces: ${spaces(g, "staging_spaces") || "-"}\n\n` +
         table(
           ["protocol", "destination", "ports", "type", "code", "log", "description"],
-          g.rules.map((r) => [String(r.protocol), String(r.destination), String(r.ports ?? ""), String(r.type ?? ""), String(r.code ?? ""), String(r.log ?? false), String(r.description ?? "")]),
+          g.rules.map((r) => ["protocol", "destination", "ports", "type", "code", "log", "description"].map((k) => (r[k] === undefined ? "" : typeof r[k] === "string" ? r[k] : JSON.stringify(r[k])))),
         ),
     );
   });

@@ -59,7 +59,7 @@ export function parseNftTable(text: string): ObservedFilter {
         const parsed = edge ? readEdgeElement(e) : undefined;
         if (parsed) {
           let m = elements.get(set.name);
-          if (!m) elements.set(set.name, (m = new Map()));
+          if (!m) elements.set(set.name, (m = new Map<string, string>()));
           m.set(parsed.key, parsed.text);
         }
       }

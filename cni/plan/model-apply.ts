@@ -57,7 +57,7 @@ export function applyDeltaInPlace(f: MutableFilter, d: RuleDelta): void {
   for (const e of d.removeElements ?? []) f.elements.get(e.set)?.delete(e.key);
   for (const e of d.addElements ?? []) {
     let m = f.elements.get(e.set);
-    if (!m) f.elements.set(e.set, (m = new Map()));
+    if (!m) f.elements.set(e.set, (m = new Map<string, string>()));
     m.set(e.key, e.text);
   }
   for (const name of d.removeChains ?? []) f.baseChains.delete(name);
