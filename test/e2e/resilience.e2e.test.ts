@@ -121,4 +121,26 @@ describe.runIf(process.getuid?.() === 0)("e2e: control and PostgreSQL restarts d
     await flowing(tcp, "tcp stream");
     await flowing(udp, "udp stream");
   });
+
+  it("a cell's agent and DNS server killed and restarted: flows keep working, then the cell converges and serves names again", async () => {
+    const cell = b1.cell;
+    await cell.agent.stop("SIGKILL");
+    await cell.dns.stop("SIGKILL");
+    await flowing(tcp, "tcp stream");
+    await flowing(udp, "udp stream");
+    expect(await probe(mesh.fx, a1.ns, "tcp", b1.ip, 8080)).toBe(`pong:${a1.ip}`);
+    // A change made while the cell's agent is down reaches it when it is back.
+    await mesh.cliOk(["policy", "add", "client", "--destination-app", "server", "--protocol", "tcp", "--port", "9090"]);
+
+    cell.agent.start();
+    cell.dns.start();
+    await mesh.waitReady();
+    await converged();
+    expect(await probe(mesh.fx, a1.ns, "tcp", b1.ip, 9090)).toBe(`pong:${a1.ip}`);
+    const b3 = await mesh.startInstance(cell, b1.app, 2);
+    await eventually(async () => expect(await dnsAnswers(b1, "2.server.apps.internal")).toEqual([b3.ip]), { timeoutMs: 10_000 });
+    expect(await probe(mesh.fx, a1.ns, "tcp", b3.ip, 8080)).toBe(`pong:${a1.ip}`);
+    await flowing(tcp, "tcp stream");
+    await flowing(udp, "udp stream");
+  });
 });
