@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../common/eventually.js";
 import { createMesh, type App, type Instance, type Mesh } from "./support/mesh.js";
-import { probe } from "../support/netns-probes.js";
+import { probe, startServer } from "../support/netns-probes.js";
 
 describe.runIf(process.getuid?.() === 0)("e2e: overlay and policies", () => {
   let mesh: Mesh;
@@ -137,5 +137,42 @@ describe.runIf(process.getuid?.() === 0)("e2e: overlay and policies", () => {
     const pairs = (after.json as { policies: { source: { id: string }; destination: { id: string } }[] }).policies.map((p) => `${p.source.id}->${p.destination.id}`);
     expect(pairs).not.toContain(`${b.guid}->${a.guid}`);
     await eventually(async () => expect(await probe(mesh.fx, b2.ns, "tcp", a1.ip, 8080)).toMatch(/^error:/), { timeoutMs: 10_000 });
+  });
+
+  it("ASGs: egress beyond the overlay only with an ASG; a wide-open ASG does not open the overlay", async () => {
+    const outside = mesh.outside;
+    await startServer(mesh.fx, outside, outside.underlayIp, { tcp: [7000, 7001], udp: [7000] });
+    const e = await mesh.registerApp("egress", "space-egress", "org-1");
+    const e1 = await mesh.startInstance(mesh.cells[1]!, e);
+    const cellIp = (i: Instance) => i.cell.ns.underlayIp;
+    // No ASG: nothing leaves the overlay.
+    for (const from of [a1, e1]) expect(await probe(mesh.fx, from.ns, "tcp", outside.underlayIp, 7000)).toMatch(/^error:/);
+
+    // An ASG bound to one space opens exactly its rule (tcp 7000 to the outside host), for that space.
+    const rule = JSON.stringify([{ protocol: "tcp", destination: `${outside.underlayIp}/32`, ports: "7000" }]);
+    await mesh.cliOk(["asg", "create", "outside-7000", rule]);
+    await mesh.cliOk(["asg", "bind", "outside-7000", "space-egress", "--wait"]);
+    expect(await probe(mesh.fx, e1.ns, "tcp", outside.underlayIp, 7000)).toBe(`pong:${cellIp(e1)}`);
+    expect(await probe(mesh.fx, e1.ns, "tcp", outside.underlayIp, 7001)).toMatch(/^error:/);
+    expect(await probe(mesh.fx, e1.ns, "udp", outside.underlayIp, 7000)).toMatch(/^error:/);
+    expect(await probe(mesh.fx, a1.ns, "tcp", outside.underlayIp, 7000)).toMatch(/^error:/);
+
+    // A wide-open running default: everything reaches the outside (masqueraded to the cell's
+    // underlay IP), but the overlay still needs policies: no policy, no connection.
+    const wide = JSON.stringify([{ protocol: "all", destination: "0.0.0.0/0" }]);
+    await mesh.cliOk(["asg", "create", "wide-open", wide, "--running-default", "--wait"]);
+    expect(await probe(mesh.fx, a1.ns, "tcp", outside.underlayIp, 7001)).toBe(`pong:${cellIp(a1)}`);
+    expect(await probe(mesh.fx, a1.ns, "udp", outside.underlayIp, 7000)).toBe(`pong:${cellIp(a1)}`);
+    expect(await probe(mesh.fx, e1.ns, "tcp", outside.underlayIp, 7001)).toBe(`pong:${cellIp(e1)}`);
+    for (const [from, to] of [[a1, b1], [a1, b2], [e1, m1], [e1, m2], [b2, a1]] as const) {
+      expect(await probe(mesh.fx, from.ns, "tcp", to.ip, 8080)).toMatch(/^error:/);
+    }
+    expect(await probe(mesh.fx, a1.ns, "udp", m2.ip, 9000)).toMatch(/^error:/);
+
+    // Deleted, the default closes again; the space's own ASG stays.
+    await mesh.cliOk(["asg", "delete", "wide-open", "--wait"]);
+    await eventually(async () => expect(await probe(mesh.fx, a1.ns, "tcp", outside.underlayIp, 7001)).toMatch(/^error:/), { timeoutMs: 10_000 });
+    expect(await probe(mesh.fx, e1.ns, "tcp", outside.underlayIp, 7000)).toBe(`pong:${cellIp(e1)}`);
+    expect(await probe(mesh.fx, e1.ns, "tcp", outside.underlayIp, 7001)).toMatch(/^error:/);
   });
 });
