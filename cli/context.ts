@@ -40,9 +40,11 @@ export function addClientOptions(cmd: Command): Command {
 /** The control data dir and API URL to use when no flag or variable names them. */
 export function localControl(flags: Pick<ClientFlags, "dataDir" | "api">, env: CliEnv): { dataDir: string; api: string } {
   const explicitDir = flags.dataDir ?? env.WEFT_DATA_DIR;
-  const up = explicitDir === undefined ? upEndpoint(env.WEFT_UP_DIR ?? DEFAULT_STATE_DIR) : undefined;
+  const explicitApi = flags.api ?? env.WEFT_API;
+  // A running up-mesh is used only when neither the API nor a data dir is named.
+  const up = explicitDir === undefined && explicitApi === undefined ? upEndpoint(env.WEFT_UP_DIR ?? DEFAULT_STATE_DIR) : undefined;
   const dataDir = explicitDir ?? up?.dataDir ?? DEFAULT_DATA_DIR;
-  return { dataDir, api: flags.api ?? env.WEFT_API ?? up?.apiUrl ?? DEFAULT_API };
+  return { dataDir, api: explicitApi ?? up?.apiUrl ?? DEFAULT_API };
 }
 
 export function clientFrom(flags: ClientFlags, env: CliEnv): ApiClient {
