@@ -80,7 +80,7 @@ export function upCommand(): Command {
         // Anything made while the first pass ran (a namespace being added) goes in a second.
         const again = await teardown(stateDir, flags.prefix);
         process.stdout.write(`Removed ${report.namespaces.length + again.namespaces.length} namespaces and ${report.killed + again.killed} processes.\n`);
-        process.exit(signal === "SIGINT" ? 130 : 143);
+        process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
       };
       const onSignal = (signal: string) => void stopAll(signal).catch((err: unknown) => {
         process.stderr.write(`weft: teardown failed: ${err instanceof Error ? err.message : String(err)}; run weft down\n`);
@@ -88,6 +88,7 @@ export function upCommand(): Command {
       });
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
+      process.on("SIGHUP", onSignal); // the terminal went away
 
       const mesh: Mesh = await startMesh({ stateDir, prefix: flags.prefix, underlay: flags.underlay, apiPort, cells: 2, progress: say });
       let example: Example;
@@ -125,6 +126,7 @@ export function upCommand(): Command {
         process.stdout.write("Left running. Remove it with: ./bin/weft.js down" + (sameDir ? "" : ` --state-dir ${rel(stateDir)}`) + "\n");
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        process.off("SIGHUP", onSignal);
         process.exitCode = failed ? 1 : 0;
         return;
       }
