@@ -46,6 +46,17 @@ describe.runIf(process.getuid?.() === 0)("e2e: overlay and policies", () => {
     }
   });
 
+  it("a task of an app reaches another app under the app's policy, and only under it", async () => {
+    const task = await mesh.startInstance(mesh.cells[1]!, a, 7, { lifecycle: "task" });
+    expect(await probe(mesh.fx, task.ns, "tcp", b1.ip, 8080)).toMatch(/^error:/);
+    await mesh.cliOk(["policy", "add", "frontend", "--destination-app", "backend", "--protocol", "tcp", "--port", "8080", "--wait"]);
+    expect(await probe(mesh.fx, task.ns, "tcp", b1.ip, 8080)).toBe(`pong:${task.ip}`);
+    expect(await probe(mesh.fx, task.ns, "tcp", b2.ip, 8080)).toBe(`pong:${task.ip}`);
+    await mesh.cliOk(["policy", "remove", "frontend", "--destination-app", "backend", "--protocol", "tcp", "--port", "8080"]);
+    await eventually(async () => expect(await probe(mesh.fx, task.ns, "tcp", b1.ip, 8080)).toMatch(/^error:/), { timeoutMs: 10_000 });
+    await mesh.stopInstance(task);
+  });
+
   it("many ports and port ranges, TCP and UDP, on one cell and across cells", async () => {
     const add = (src: string, proto: string, port: string) =>
       mesh.cliOk(["policy", "add", src, "--destination-app", "multi", "--protocol", proto, "--port", port, "--wait"]);
@@ -174,5 +185,8 @@ describe.runIf(process.getuid?.() === 0)("e2e: overlay and policies", () => {
     await eventually(async () => expect(await probe(mesh.fx, a1.ns, "tcp", outside.underlayIp, 7001)).toMatch(/^error:/), { timeoutMs: 10_000 });
     expect(await probe(mesh.fx, e1.ns, "tcp", outside.underlayIp, 7000)).toBe(`pong:${cellIp(e1)}`);
     expect(await probe(mesh.fx, e1.ns, "tcp", outside.underlayIp, 7001)).toMatch(/^error:/);
+    // Unbound, the space's containers lose it too, without a restart.
+    await mesh.cliOk(["asg", "unbind", "outside-7000", "space-egress", "--wait"]);
+    await eventually(async () => expect(await probe(mesh.fx, e1.ns, "tcp", outside.underlayIp, 7000)).toMatch(/^error:/), { timeoutMs: 10_000 });
   });
 });

@@ -109,7 +109,7 @@ export interface Mesh {
   /** Registers an app through the CLI. */
   registerApp(name: string, space?: string, org?: string): Promise<App>;
   /** Starts one instance: a container namespace attached by weft-cni ADD, running the test app. */
-  startInstance(cell: MeshCell, app: App, index?: number, opts?: { tcp?: readonly number[]; udp?: readonly number[] }): Promise<Instance>;
+  startInstance(cell: MeshCell, app: App, index?: number, opts?: { tcp?: readonly number[]; udp?: readonly number[]; lifecycle?: "running" | "task" | "staging" }): Promise<Instance>;
   /** Stops the app and detaches the container with weft-cni DEL, as a runtime does. */
   stopInstance(inst: Instance): Promise<void>;
   /** Runs a command inside a container, with the container's resolv.conf in place. */
@@ -349,7 +349,7 @@ export async function createMesh(opts: MeshOptions): Promise<Mesh> {
       const tcp = o.tcp ?? [8080];
       const udp = o.udp ?? [];
       const ports = [...new Set([...tcp, ...udp])];
-      const metadata = { app_id: app.guid, app_name: app.name, space_id: app.space, org_id: app.org, instance_id: id, instance_index: index, ports };
+      const metadata = { app_id: app.guid, app_name: app.name, space_id: app.space, org_id: app.org, instance_id: id, instance_index: index, ports, ...(o.lifecycle ? { lifecycle: o.lifecycle } : {}) };
       const res: CniOutcome = await runCni("ADD", { socketPath: cell.socketPath, containerId: id, netns: ns.path, config: { runtimeConfig: { metadata } } });
       if (res.code !== 0 || !res.json) throw new Error(`weft-cni ADD for ${app.name}/${index} failed (${res.code}): ${res.stdout}`);
       const ips = (res.json.ips as { address: string }[] | undefined) ?? [];
