@@ -2,8 +2,9 @@
 // testcontainers from an image built here FROM scratch (Node and the libraries it links, nothing
 // pulled). Each container starts with --network none, and weft-cni ADD then networks it through its
 // /proc/<pid>/ns/net, as a CNI runtime does; the resolv.conf is written from the CNI result. The
-// apps then reach each other by name (the short name, through the search list) only under a policy.
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+// apps then reach each other by name (the short name, through the search list) only under a policy,
+// over HTTP on 8080 and over HTTPS on 61443 verified with the platform CA given to the container.
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,10 +15,11 @@ import { startDockerd, type DockerdStart } from "./support/dockerd.js";
 import { createMesh, execIn, TEST_APP, type App, type Mesh, type MeshCell } from "./support/mesh.js";
 
 const IMAGE = "wt-e2e/node:local";
+const CREDENTIALS = "/etc/cf-instance-credentials";
 
 const HTTP_GET = `
 const url = process.argv[1];
-const req = require("http").get(url, { timeout: 3000 }, (r) => {
+const req = require(url.startsWith("https:") ? "https" : "http").get(url, { timeout: 3000 }, (r) => {
   let b = "";
   r.on("data", (d) => (b += d));
   r.on("end", () => console.log(b.trim()));
@@ -70,7 +72,8 @@ describe.runIf(process.getuid?.() === 0)("e2e: real containers from a container 
     const id = container.getId();
     const inspect = (await docker.engine.get(`/containers/${id}/json`)) as { State: { Pid: number } };
     const pid = inspect.State.Pid;
-    const metadata = { app_id: app.guid, app_name: app.name, space_id: app.space, org_id: app.org, instance_id: randomUUID(), instance_index: 0, ports: [8080] };
+    const instanceId = randomUUID();
+    const metadata = { app_id: app.guid, app_name: app.name, space_id: app.space, org_id: app.org, instance_id: instanceId, instance_index: 0, ports: [8080] };
     const res = await runCni("ADD", { socketPath: cell.socketPath, containerId: id, netns: `/proc/${pid}/ns/net`, config: { runtimeConfig: { metadata } } });
     if (res.code !== 0 || !res.json) {
       await container.stop();
@@ -84,6 +87,11 @@ describe.runIf(process.getuid?.() === 0)("e2e: real containers from a container 
     const resolv = `search ${dns.search.join(" ")}\n${dns.nameservers.map((n) => `nameserver ${n}`).join("\n")}\n`;
     const w = await container.exec(["/bin/node", "-e", `require("fs").writeFileSync("/etc/resolv.conf", ${JSON.stringify(resolv)})`]);
     expect(w.exitCode).toBe(0);
+    // The app's certificate files, where the runtime mounts them (CF's path).
+    const files = join(cell.sidecarDir, "instances", instanceId);
+    await container.copyContentToContainer(
+      ["instance.crt", "instance.key", "ca.crt"].map((f) => ({ content: readFileSync(join(files, f)), target: `${CREDENTIALS}/${f}` })),
+    );
     return a;
   }
 
@@ -112,7 +120,7 @@ describe.runIf(process.getuid?.() === 0)("e2e: real containers from a container 
     await mesh?.destroy();
   }, 120_000);
 
-  it("two containers on different cells reach each other by name under a policy, and not without one", async (ctx) => {
+  it("two containers on different cells reach each other by name (HTTP and HTTPS) under a policy, and not without one", async (ctx) => {
     if (!docker.ok) {
       ctx.skip(docker.reason);
       return;
@@ -135,6 +143,14 @@ describe.runIf(process.getuid?.() === 0)("e2e: real containers from a container 
     await mesh.cliOk(["policy", "add", "web", "--destination-app", "api", "--protocol", "tcp", "--port", "8080", "--wait"]);
     expect(await get(w, "http://api:8080/")).toBe(`api 8080 pong:${w.ip}`);
     expect(await get(w, "http://api.apps.internal:8080/")).toBe(`api 8080 pong:${w.ip}`);
+    // HTTPS on 61443 by name, verified with the platform CA the container was given.
+    const httpsGet = (from: Attached) =>
+      from.container.exec(["/bin/node", "-e", HTTP_GET, "https://api.apps.internal:61443/"], { env: { NODE_EXTRA_CA_CERTS: `${CREDENTIALS}/ca.crt` } });
+    expect((await httpsGet(w)).stdout.trim()).toMatch(/^error:/);
+    await mesh.cliOk(["policy", "add", "web", "--destination-app", "api", "--protocol", "tcp", "--port", "61443", "--wait"]);
+    expect((await httpsGet(w)).stdout.trim()).toMatch(/^api 8080 pong:/);
+    const noCa = await w.container.exec(["/bin/node", "-e", HTTP_GET, "https://api.apps.internal:61443/"]);
+    expect(noCa.stdout.trim()).toMatch(/^error:(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/);
     // The policy is one way.
     await mesh.cliOk(["route", "map", "web", "web.apps.internal"]);
     await eventually(async () => {
