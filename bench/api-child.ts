@@ -47,9 +47,11 @@ export async function startChildControl(databaseUrl: string): Promise<ChildContr
   const [apiPort, opsPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
   const main = join(packageRoot(), "dist", "cli", "main.js");
   if (!existsSync(main)) throw new Error(`${main} not found: run npm run build first`);
+  // WEFT_BENCH_CONTROL_NODE_ARGS: extra node flags for the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.WEFT_BENCH_CONTROL_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const child = spawn(
     process.execPath,
-    [main, "control", "--database-url", databaseUrl, "--data-dir", dataDir, "--listen", `127.0.0.1:${apiPort}`, "--ops-listen", `127.0.0.1:${opsPort}`, "--grpc-listen", `127.0.0.1:${grpcPort}`, "--log-level", "warn"],
+    [...nodeArgs, main, "control", "--database-url", databaseUrl, "--data-dir", dataDir, "--listen", `127.0.0.1:${apiPort}`, "--ops-listen", `127.0.0.1:${opsPort}`, "--grpc-listen", `127.0.0.1:${grpcPort}`, "--log-level", "warn"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const lines: string[] = [];

@@ -19,13 +19,17 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { packageRoot } from "../common/package-root.js";
-import { createTestDatabase } from "../test/support/db.js";
+import { PG_ADMIN_URL, createTestDatabase } from "../test/support/db.js";
 import { Prng } from "../test/support/prng.js";
 import { startChildControl, type ChildControl } from "./api-child.js";
+import { CpuMeter } from "./api-cpu.js";
 import { HttpsClient } from "./api-http.js";
 
-const APPS = 20_000;
-const POLICIES = 60_000;
+// WEFT_BENCH_POLICIES (with APPS a third of it) is for quick experiments only: such a run prints
+// its figures but does not write bench/results/api.json.
+const SCALED = process.env.WEFT_BENCH_POLICIES !== undefined;
+const POLICIES = SCALED ? Number(process.env.WEFT_BENCH_POLICIES) : 60_000;
+const APPS = Math.ceil(POLICIES / 3);
 const CLIENTS = 8;
 const LIST_ONE_REQUESTS = 2_000;
 const LIST_ONE_WARMUP = 100;
@@ -91,7 +95,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-async function measure(control: ChildControl, prng: Prng, apps: string[], policies: Policy[]): Promise<Row[]> {
+async function measure(control: ChildControl, database: string, prng: Prng, apps: string[], policies: Policy[]): Promise<Row[]> {
   const appSeconds = await fanOut(control, apps.length, CLIENTS, async (c, i) => {
     const r = await c.request("PUT", `/weft/v1/apps/${apps[i]}`, { name: `app-${i}`, space_guid: `space-${i % 500}`, org_guid: `org-${i % 50}` });
     if (r.status !== 201) throw new Error(`register app ${i}: ${r.status} ${r.body.toString().slice(0, 200)}`);
@@ -99,14 +103,25 @@ async function measure(control: ChildControl, prng: Prng, apps: string[], polici
   console.log(`registered ${apps.length} apps in ${appSeconds.toFixed(1)} s (${Math.round(apps.length / appSeconds)}/s)`);
 
   const revisions = new Set<string>();
+  const cpu = await CpuMeter.open(PG_ADMIN_URL, control.pid, database);
+  const before = await cpu.sample();
   const createSeconds = await fanOut(control, policies.length, CLIENTS, async (c, i) => {
     const r = await c.request("POST", "/networking/v1/external/policies", { policies: [policies[i]] });
     if (r.status !== 200 || r.revision === undefined) throw new Error(`create policy ${i}: ${r.status} ${r.body.toString().slice(0, 200)}`);
     revisions.add(r.revision);
   });
   if (revisions.size !== policies.length) throw new Error(`expected ${policies.length} distinct revisions, got ${revisions.size}`);
+  const spent = CpuMeter.spent(before, await cpu.sample());
+  await cpu.close();
   const createPerSecond = policies.length / createSeconds;
-  console.log(`created ${policies.length} policies in ${createSeconds.toFixed(1)} s`);
+  console.log(`created ${policies.length} policies in ${createSeconds.toFixed(1)} s (${Math.round(createPerSecond)}/s)`);
+  const perCreate = (ms: number) => (ms / policies.length).toFixed(3);
+  const totalMs = spent.controlMs + spent.pgBackendsMs + spent.pgSharedMs + spent.clientMs;
+  console.log(
+    `CPU per create (ms): control ${perCreate(spent.controlMs)}, PostgreSQL backends ${perCreate(spent.pgBackendsMs)}, ` +
+      `PostgreSQL shared processes ${perCreate(spent.pgSharedMs)}, client ${perCreate(spent.clientMs)}; total ${perCreate(totalMs)} ` +
+      `(${Math.round((policies.length / totalMs) * 1000)} creates per CPU-second)`,
+  );
 
   const client = new HttpsClient(control.apiPort, control.caPem, control.adminToken);
   try {
@@ -182,13 +197,17 @@ async function main(): Promise<void> {
     console.log(`${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} at the start`);
     let rows: Row[];
     try {
-      rows = await measure(control, prng, apps, policies);
+      rows = await measure(control, database.database, prng, apps, policies);
     } catch (err) {
       console.error(`control output:\n${control.output()}`);
       throw err;
     }
     console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} at the end`);
     printTable(rows);
+    if (SCALED) {
+      console.log(`WEFT_BENCH_POLICIES=${POLICIES}: not the benchmark's scale, results not written`);
+      return;
+    }
     const out = join(packageRoot(), "bench", "results", "api.json");
     mkdirSync(join(out, ".."), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ bench: "api", rows }, null, 2)}\n`);

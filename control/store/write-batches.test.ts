@@ -90,6 +90,50 @@ describe.each(STORE_KINDS)("write batches, %s store", (kind) => {
     expect(await tagOf("tag-g")).toBe(highest + 1);
   });
 
+  it("takes the set-based path for admin creates, with the loop's revisions, tags, changes and order", async () => {
+    // The same batch shape twice, on fresh GUIDs: once through weft_apply_policy_creates (migration
+    // 006, which must not fail here, or weft_apply would quietly fall back), once one write at a
+    // time through weft_create_policies (004's loop). Everything observable must match.
+    const batch = (p: string) => [
+      [{ s: `${p}-b`, d: `${p}-a`, p: "tcp", a: 1, b: 1 }],
+      [{ s: `${p}-b`, d: `${p}-a`, p: "tcp", a: 1, b: 1 }],
+      [{ s: `${p}-c`, d: `${p}-a`, p: "udp", a: 5, b: 9 }, { s: `${p}-c`, d: `${p}-a`, p: "udp", a: 5, b: 9 }, { s: `${p}-a`, d: `${p}-d`, p: "tcp", a: 2, b: 3 }],
+      [{ s: "same-old-src", d: "same-old-dst", p: "tcp", a: 7, b: 7 }],
+      [{ s: `${p}-a`, d: `${p}-c`, p: "tcp", a: 4, b: 4 }],
+    ];
+    await store.createPolicies([pol("same-old-src", "same-old-dst", 7)]);
+    const observe = async (p: string, from: number) => {
+      const changes = await t.db.query<{ revision: number; detail: unknown }>("SELECT revision, detail FROM weft_changes WHERE revision > $1 ORDER BY revision", [from]);
+      const tags = await t.db.query<{ guid: string; tag: number }>("SELECT guid, tag FROM tags WHERE guid LIKE $1 ORDER BY tag", [`${p}-%`]);
+      const order = await t.db.query<{ source_guid: string; dest_guid: string }>("SELECT source_guid, dest_guid FROM policies WHERE source_guid LIKE $1 ORDER BY id", [`${p}-%`]);
+      const minTag = tags.rows[0]!.tag;
+      const strip = (v: string) => v.replace(`${p}-`, "");
+      return {
+        changes: changes.rows.map((c) => ({ rev: c.revision - from, detail: JSON.parse(JSON.stringify(c.detail).replaceAll(`${p}-`, "")) as unknown })),
+        tags: tags.rows.map((r) => [strip(r.guid), r.tag - minTag]),
+        order: order.rows.map((r) => `${strip(r.source_guid)}>${strip(r.dest_guid)}`),
+      };
+    };
+
+    const before = await store.revision();
+    const res = await t.db.transaction(async (tx) => {
+      await tx.query("SELECT weft_lock()");
+      return tx.query<{ r: { rev: number | null }[] }>("SELECT weft_apply_policy_creates($1::jsonb) AS r", [JSON.stringify(batch("set").map((p) => ({ k: "policies", p, q: null })))]);
+    });
+    const fast = res.rows[0]!.r.map((x) => (x.rev === null ? null : x.rev - before));
+    const fastSeen = await observe("set", before);
+
+    const mid = await store.revision();
+    const slow: (number | null)[] = [];
+    for (const p of batch("loop")) {
+      const r = await t.db.transaction((tx) => tx.query<{ rev: number | null }>("SELECT weft_create_policies($1::jsonb, NULL) AS rev", [JSON.stringify(p)]));
+      slow.push(r.rows[0]!.rev === null ? null : r.rows[0]!.rev - mid);
+    }
+    expect(fast).toEqual([1, null, 2, null, 3]);
+    expect(fast).toEqual(slow);
+    expect(fastSeen).toEqual(await observe("loop", mid));
+  });
+
   it("renders lists exactly as renderPolicies and JSON.stringify would, v1 and v0", async () => {
     const odd = ['q"uote', "back\\slash", "slash/ok", "ünï©ødé", "emoji-😀", "line\u2028sep", "tab-less <>&'"];
     await store.createPolicies(odd.flatMap((id, i) => [pol(id, odd[(i + 1) % odd.length]!, 100 + i), pol(`r-${i}`, id, 200, 300 + i)]));
