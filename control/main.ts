@@ -5,13 +5,12 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { serve, type ServerType } from "@hono/node-server";
 import { Gauge } from "prom-client";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { createMetricsRegistry, startOpsServer } from "../common/ops-server.js";
 import { loadOrCreateServerCert, pemFingerprint } from "../common/x509.js";
-import { buildApi } from "./api/server.js";
+import { buildApiListener } from "./api/server.js";
 import { TokenVerifier, issueToken, loadOrCreateSigningKey } from "./auth/tokens.js";
 import type { ControlConfig } from "./config.js";
 import type { Db } from "./store/db.js";
@@ -81,7 +80,7 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
 
   const plane = await startPlane(config, store, log, registry);
   const revisionGauge = new Gauge({ name: "weft_control_revision", help: "Latest committed revision seen by this replica", registers: [registry] });
-  const app = buildApi(
+  const listener = buildApiListener(
     {
       store,
       verifier,
@@ -95,19 +94,15 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
       },
     },
     registry,
+    config.listen.host,
   );
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        hostname: config.listen.host,
-        port: config.listen.port,
-        createServer: createHttpsServer,
-        serverOptions: { key: cert.keyPem, cert: cert.certPem },
-      },
-      () => resolve(s),
-    );
-    s.once("error", reject);
+  const server = createHttpsServer({ key: cert.keyPem, cert: cert.certPem }, listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const apiPort = (server.address() as AddressInfo).port;
   log.info({ host: config.listen.host, port: apiPort }, "api-started");
@@ -156,7 +151,7 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
     await ops.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      server.closeAllConnections();
     });
     await plane.stop();
     await db.close();

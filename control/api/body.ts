@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import { HttpError } from "./http-error.js";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
-const READ_FAILED = "failed reading request body";
+export const READ_FAILED = "failed reading request body";
 // An oversized body is not read to its end, and the connection is dropped after the answer
 // (cancelled stream, or a drain that gives up), so say so: a keep-alive client must not send its
 // next request on it.
@@ -40,9 +40,8 @@ async function readBytes(c: Context, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The body as text; 400 with errorPrefix when it is not valid UTF-8. */
-export async function readBody(c: Context, limit = MAX_BODY_BYTES, errorPrefix = ""): Promise<string> {
-  const bytes = await readBytes(c, limit);
+/** Bytes as text; 400 with errorPrefix when they are not valid UTF-8. */
+export function decodeBody(bytes: Uint8Array, errorPrefix = ""): string {
   try {
     return strictUtf8.decode(bytes);
   } catch (err) {
@@ -50,12 +49,22 @@ export async function readBody(c: Context, limit = MAX_BODY_BYTES, errorPrefix =
   }
 }
 
-export async function readJson(c: Context, errorPrefix: string): Promise<unknown> {
-  const text = await readBody(c, MAX_BODY_BYTES, errorPrefix);
+/** The body as text; 400 with errorPrefix when it is not valid UTF-8. */
+export async function readBody(c: Context, limit = MAX_BODY_BYTES, errorPrefix = ""): Promise<string> {
+  return decodeBody(await readBytes(c, limit), errorPrefix);
+}
+
+/** Bytes as JSON, with readJson's errors. */
+export function parseJsonBytes(bytes: Uint8Array, errorPrefix: string): unknown {
+  const text = decodeBody(bytes, errorPrefix);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new HttpError(400, `${errorPrefix}${why}`);
   }
+}
+
+export async function readJson(c: Context, errorPrefix: string): Promise<unknown> {
+  return parseJsonBytes(await readBytes(c, MAX_BODY_BYTES), errorPrefix);
 }

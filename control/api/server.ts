@@ -1,8 +1,10 @@
 // The user-facing REST API (CF policy server compatible, plus /weft/v1). Order of checks on the
 // CF routes is CF's: version (406), token (401), scope (403), body (400), validation (400), access
 // (403), then the store. One error handler renders every failure as {"error": "..."}.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { getRequestListener } from "@hono/node-server";
 import { Hono, type Context } from "hono";
-import { Counter, Histogram, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { errorMessage } from "../../common/errors.js";
 import { authenticate } from "./auth.js";
 import { registerAppRoutes } from "./apps.js";
@@ -10,7 +12,9 @@ import { registerCellRoutes, registerJoinRoute } from "./cells.js";
 import { registerRouteRoutes } from "./routes.js";
 import { registerSecurityGroupRoutes } from "./security-groups.js";
 import type { ApiDeps, Env } from "./deps.js";
+import { fastCreatePolicies } from "./fast-create.js";
 import { HttpError, toHttpError } from "./http-error.js";
+import { createApiMetrics, type ApiMetrics } from "./metrics.js";
 import { cleanupPoliciesHandler } from "./policies-cleanup.js";
 import { createPoliciesHandler } from "./policies-create.js";
 import { deletePoliciesHandler } from "./policies-delete.js";
@@ -30,21 +34,28 @@ function formatUptime(ms: number): string {
   return `${h ? `${h}h` : ""}${h || m ? `${m}m` : ""}${s}s`;
 }
 
+/** The API as a Hono app (every route, including the fast path's, which it serves the same). */
 export function buildApi(deps: ApiDeps, registry?: Registry): Hono<Env> {
+  return buildApp(deps, createApiMetrics(registry));
+}
+
+/**
+ * The API as a node:http(s) request listener: policy creates through the plain node:http fast
+ * path (fast-create.ts), every other request through Hono.
+ */
+export function buildApiListener(deps: ApiDeps, registry?: Registry, hostname?: string): (req: IncomingMessage, res: ServerResponse) => void {
+  const metrics = createApiMetrics(registry);
+  const viaHono = getRequestListener(buildApp(deps, metrics).fetch, hostname === undefined ? {} : { hostname });
+  const fast = fastCreatePolicies(deps, metrics);
+  return (req, res) => {
+    if (!fast(req, res)) void viaHono(req, res);
+  };
+}
+
+function buildApp(deps: ApiDeps, metrics: ApiMetrics): Hono<Env> {
   const app = new Hono<Env>();
   const log = deps.logger;
-  const requests = registry
-    ? new Counter({ name: "weft_api_requests_total", help: "REST requests by route and status", labelNames: ["method", "route", "status"], registers: [registry] })
-    : undefined;
-  const latency = registry
-    ? new Histogram({
-        name: "weft_api_request_seconds",
-        help: "REST request latency by route",
-        labelNames: ["method", "route"],
-        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-        registers: [registry],
-      })
-    : undefined;
+  const { requests, latency } = metrics;
 
   app.onError((err, c) => {
     const http = toHttpError(err);

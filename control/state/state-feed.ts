@@ -2,7 +2,11 @@
 // (from this replica or another) reads what changed since its revision as one consistent slice and
 // applies it. Processing is serialised and coalesced: a burst of notifications becomes one read.
 // A failed read is retried with backoff, never just logged, and a lost LISTEN connection triggers
-// a catch-up read when it is back.
+// a catch-up read when it is back. Reads that follow one another start at least minGapMs apart:
+// an idle feed reads at once, but under a steady stream of writes (every commit kicks the feed)
+// each read then covers a few milliseconds of changes instead of one or two, which costs much less
+// CPU in PostgreSQL and here for the same result.
+import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../../common/errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
 import type { Db } from "../store/db.js";
@@ -22,10 +26,12 @@ export class StateFeed {
   private retryTimer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private stopped = false;
+  private lastReadAt = -Infinity;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger = silentLogger,
+    private readonly minGapMs = 5,
   ) {
     this.reader = new StateReader(db);
   }
@@ -78,6 +84,10 @@ export class StateFeed {
     try {
       do {
         this.again = false;
+        const wait = this.lastReadAt + this.minGapMs - performance.now();
+        if (wait > 0) await sleep(wait);
+        if (this.stopped) break;
+        this.lastReadAt = performance.now();
         const slice = await this.reader.since(this.state.revision);
         if (slice) {
           const affected = this.state.apply(slice);
