@@ -2,10 +2,11 @@
 // (from this replica or another) reads what changed since its revision as one consistent slice and
 // applies it. Processing is serialised and coalesced: a burst of notifications becomes one read.
 // A failed read is retried with backoff, never just logged, and a lost LISTEN connection triggers
-// a catch-up read when it is back. Reads that follow one another start at least minGapMs apart:
-// an idle feed reads at once, but under a steady stream of writes (every commit kicks the feed)
-// each read then covers a few milliseconds of changes instead of one or two, which costs much less
-// CPU in PostgreSQL and here for the same result.
+// a catch-up read when it is back. A kick that finds the feed idle reads at once; a read that
+// must follow another one straight away (changes came in while it ran: a steady stream of writes,
+// each commit kicks the feed) starts at least busyGapMs after the previous one. Each read costs
+// about a millisecond of CPU here and one in PostgreSQL however little it covers, so under load a
+// read then covers several milliseconds of changes instead of one or two.
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../../common/errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
@@ -27,11 +28,12 @@ export class StateFeed {
   private unlisten: (() => Promise<void>) | undefined;
   private stopped = false;
   private lastReadAt = -Infinity;
+  private following = false;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger = silentLogger,
-    private readonly minGapMs = 5,
+    private readonly busyGapMs = 10,
   ) {
     this.reader = new StateReader(db);
   }
@@ -84,10 +86,11 @@ export class StateFeed {
     try {
       do {
         this.again = false;
-        const wait = this.lastReadAt + this.minGapMs - performance.now();
+        const wait = this.following ? this.lastReadAt + this.busyGapMs - performance.now() : 0;
         if (wait > 0) await sleep(wait);
         if (this.stopped) break;
         this.lastReadAt = performance.now();
+        this.following = true;
         const slice = await this.reader.since(this.state.revision);
         if (slice) {
           const affected = this.state.apply(slice);
@@ -108,8 +111,10 @@ export class StateFeed {
       } while (this.again && !this.stopped);
       this.retryDelay = 100;
       this.busy = false;
+      this.following = false;
     } catch (err) {
       this.busy = false;
+      this.following = false;
       this.log.warn({ err: errorMessage(err), retryInMs: this.retryDelay }, "state-read-failed");
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.kick(), this.retryDelay);

@@ -1,11 +1,13 @@
 // Group commit for the store's hot writes (policy creates, app upserts). Writers are serialised on
 // the revision row and each commit waits for its WAL flush, so one write per transaction caps a
 // replica at one flush per write. Here, writes that arrive while a batch is in flight wait and go
-// together in the next one: a single call to weft_apply (see migration 004), one transaction, one
-// flush. Each write still runs alone and in arrival order inside its own subtransaction, and gets
-// its own revision or its own error. A write that arrives when nothing is in flight goes at once,
+// together in the next one: a single statement, one transaction, one flush. A batch of unquoted
+// policy creates (admins) goes set-based through weft_apply_policy_creates (migration 006);
+// anything else, or such a batch when that fails, goes through weft_apply (migration 004), where
+// each write runs alone and in arrival order inside its own subtransaction. Either way each write
+// gets its own revision or its own error. A write that arrives when nothing is in flight goes at once,
 // so a lone write is not delayed.
-import { WeftError } from "../../common/errors.js";
+import { WeftError, isWeftError } from "../../common/errors.js";
 import type { Db } from "./db.js";
 import { mapDbError } from "./db.js";
 
@@ -69,16 +71,36 @@ export class WriteBatcher {
     return this.queue.splice(0, n);
   }
 
+  /**
+   * A batch of unquoted policy creates in one set-based statement (migration 006). undefined when
+   * the batch does not qualify or the statement failed in PostgreSQL (then nothing of it was
+   * applied, and the caller runs it one write at a time). A lost connection is thrown: whether the
+   * statement committed is unknown, so it must not run again.
+   */
+  private async applySetBased(batch: readonly Pending[], writes: string): Promise<Outcome[] | undefined> {
+    if (!batch.every((b) => b.write.k === "policies" && b.write.q === null)) return undefined;
+    try {
+      const res = await this.db.query<{ results: Outcome[] }>("SELECT weft_apply_policy_creates($1::jsonb) AS results", [writes]);
+      return res.rows[0]?.results ?? [];
+    } catch (err) {
+      if (isWeftError(err, "STORE_UNAVAILABLE")) throw err;
+      return undefined;
+    }
+  }
+
+  private async applyOneByOne(writes: string): Promise<Outcome[]> {
+    const res = await this.db.query<{ results: Outcome[] }>("SELECT weft_apply($1::jsonb) AS results", [writes]);
+    return res.rows[0]?.results ?? [];
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
       while (this.queue.length > 0) {
         const batch = this.takeBatch();
         try {
-          const res = await this.db.query<{ results: Outcome[] }>("SELECT weft_apply($1::jsonb) AS results", [
-            JSON.stringify(batch.map((b) => b.write)),
-          ]);
-          const results = res.rows[0]?.results ?? [];
+          const writes = JSON.stringify(batch.map((b) => b.write));
+          const results = (await this.applySetBased(batch, writes)) ?? (await this.applyOneByOne(writes));
           batch.forEach((b, i) => {
             const r = results[i];
             if (r === undefined) b.reject(new Error(`weft_apply returned ${results.length} results for ${batch.length} writes`));

@@ -134,6 +134,24 @@ describe.each(STORE_KINDS)("write batches, %s store", (kind) => {
     expect(fastSeen).toEqual(await observe("loop", mid));
   });
 
+  it("falls back to one write at a time when a set-based batch fails, failing only the bad write", async () => {
+    // An invalid protocol (the API refuses it first; the table's CHECK is the last line) fails the
+    // set-based statement for the whole batch; the batch then goes through weft_apply's loop.
+    const before = await store.revision();
+    const bad = { ...pol("fb-bad", "fb-dst"), protocol: "icmp" } as unknown as Policy;
+    const outcomes = await Promise.allSettled([
+      store.createPolicies([pol("fb-1", "fb-dst")]),
+      store.createPolicies([pol("fb-2", "fb-dst")]),
+      store.createPolicies([bad]),
+      store.createPolicies([pol("fb-3", "fb-dst")]),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    expect(outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []))).toEqual([before + 1, before + 2, before + 3]);
+    const listed = await store.listPolicies({ destIds: ["fb-dst"] });
+    expect(listed.map((p) => p.source)).toEqual(["fb-1", "fb-2", "fb-3"]);
+    expect(await tagOf("fb-bad")).toBeUndefined();
+  });
+
   it("renders lists exactly as renderPolicies and JSON.stringify would, v1 and v0", async () => {
     const odd = ['q"uote', "back\\slash", "slash/ok", "ünï©ødé", "emoji-😀", "line\u2028sep", "tab-less <>&'"];
     await store.createPolicies(odd.flatMap((id, i) => [pol(id, odd[(i + 1) % odd.length]!, 100 + i), pol(`r-${i}`, id, 200, 300 + i)]));

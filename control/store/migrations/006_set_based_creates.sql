@@ -11,23 +11,24 @@
 --   (listeners read weft_changes from their own revision on, so they miss nothing).
 --
 -- It covers batches made only of unquoted policy creates (admins; the benchmark's and the common
--- case). weft_apply tries it first for such a batch, in one subtransaction; if anything in it
--- fails (no free tag above the floor, a constraint), it is rolled back and the batch runs through
--- 004's loop, which gives every write its own error. Quota (non-admin) creates and app upserts
--- always take the loop.
+-- case). The write batcher calls it for such a batch as a statement of its own, one transaction
+-- without subtransactions; if it fails (no free tag above the floor, a constraint), nothing of it
+-- is left and the batcher runs the batch again through weft_apply (004), whose loop gives every
+-- write its own outcome. Quota (non-admin) creates and app upserts always take weft_apply.
 
 -- jit off: the planner guesses 100 elements per JSON array, so these statements look costly
 -- enough to be JIT-compiled, which takes tens of milliseconds for a batch that runs in one.
 CREATE FUNCTION weft_apply_policy_creates(p_writes jsonb) RETURNS jsonb LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
   floor_tag integer;
-  wanted integer;
-  claimed integer;
-  top integer;
+  new_guids text[];
+  free_tags integer[];
+  k integer;
   last bigint;
   results jsonb;
 BEGIN
-  SELECT value INTO floor_tag FROM weft_tag_floor WHERE id = 1;
+  -- weft_lock(), inlined: PostgreSQL plans a SQL function's body anew on every call.
+  PERFORM 1 FROM weft_revision WHERE id = 1 FOR UPDATE;
   WITH named AS (
     SELECT w.i, p.v->>'s' AS g
     FROM jsonb_array_elements(p_writes) WITH ORDINALITY AS w(v, i), jsonb_array_elements(w.v->'p') AS p(v)
@@ -40,24 +41,22 @@ BEGIN
     SELECT n.g, min(n.i) AS i FROM named n
     WHERE (SELECT t.tag FROM tags t WHERE t.guid = n.g) IS NULL
     GROUP BY n.g
-  ), need AS (
-    SELECT g, row_number() OVER (ORDER BY i, g) AS rn FROM untagged
-  ), free AS (
-    SELECT f.tag, row_number() OVER (ORDER BY f.tag) AS rn
-    FROM (SELECT tag FROM tags WHERE guid IS NULL AND tag >= floor_tag ORDER BY tag LIMIT (SELECT count(*) FROM need)) f
-  ), claim AS (
-    UPDATE tags t SET guid = need.g, type = 'app'
-    FROM need JOIN free USING (rn)
-    WHERE t.tag = free.tag
-    RETURNING t.tag
   )
-  SELECT (SELECT count(*) FROM need), count(*), max(tag) INTO wanted, claimed, top FROM claim;
-  IF claimed < wanted THEN
-    -- Not enough free tags above the floor: the loop scans from tag 1 or reports the exhaustion.
-    RAISE EXCEPTION 'no free tags above the floor' USING ERRCODE = 'WT001';
-  END IF;
-  IF claimed > 0 THEN
-    UPDATE weft_tag_floor SET value = top + 1 WHERE id = 1;
+  SELECT array_agg(g ORDER BY i, g) INTO new_guids FROM untagged;
+  IF new_guids IS NOT NULL THEN
+    SELECT value INTO floor_tag FROM weft_tag_floor WHERE id = 1;
+    SELECT array_agg(tag ORDER BY tag) INTO free_tags
+    FROM (SELECT tag FROM tags WHERE guid IS NULL AND tag >= floor_tag ORDER BY tag LIMIT cardinality(new_guids)) f;
+    IF coalesce(cardinality(free_tags), 0) < cardinality(new_guids) THEN
+      -- Not enough free tags above the floor: the loop scans from tag 1 or reports the exhaustion.
+      RAISE EXCEPTION 'no free tags above the floor' USING ERRCODE = 'WT001';
+    END IF;
+    -- One primary-key update per claim (a batch has a few): a cached generic plan for a join
+    -- against tags would guess its size and scan the whole table.
+    FOR k IN 1 .. cardinality(new_guids) LOOP
+      UPDATE tags SET guid = new_guids[k], type = 'app' WHERE tag = free_tags[k];
+    END LOOP;
+    UPDATE weft_tag_floor SET value = free_tags[cardinality(free_tags)] + 1 WHERE id = 1;
   END IF;
 
   WITH r AS (
@@ -99,38 +98,6 @@ BEGIN
   IF last IS NOT NULL THEN
     PERFORM pg_notify('weft_changes', json_build_object('revision', last, 'kind', 'policies')::text);
   END IF;
-  RETURN results;
-END
-$$;
-
--- As in 004, with the set-based path first for batches of unquoted policy creates.
-CREATE OR REPLACE FUNCTION weft_apply(p_writes jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-  w jsonb;
-  rev bigint;
-  results jsonb := '[]'::jsonb;
-BEGIN
-  -- weft_lock(), inlined: PostgreSQL plans a SQL function's body anew on every call.
-  PERFORM 1 FROM weft_revision WHERE id = 1 FOR UPDATE;
-  IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_writes) e WHERE e->>'k' IS DISTINCT FROM 'policies' OR e->>'q' IS NOT NULL) THEN
-    BEGIN
-      RETURN weft_apply_policy_creates(p_writes);
-    EXCEPTION WHEN OTHERS THEN
-      -- Rolled back; the loop below gives each write its own outcome.
-    END;
-  END IF;
-  FOR w IN SELECT e.value FROM jsonb_array_elements(p_writes) WITH ORDINALITY AS e(value, i) ORDER BY e.i LOOP
-    BEGIN
-      CASE w->>'k'
-        WHEN 'policies' THEN rev := weft_create_policies(w->'p', (w->>'q')::integer);
-        WHEN 'app' THEN rev := weft_upsert_app(w->>'g', w->>'n', w->>'s', w->>'o');
-        ELSE RAISE EXCEPTION 'unknown write kind %', w->>'k';
-      END CASE;
-      results := results || jsonb_build_array(jsonb_build_object('rev', rev));
-    EXCEPTION WHEN OTHERS THEN
-      results := results || jsonb_build_array(jsonb_build_object('code', SQLSTATE, 'message', SQLERRM));
-    END;
-  END LOOP;
   RETURN results;
 END
 $$;
