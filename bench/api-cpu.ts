@@ -50,23 +50,35 @@ export interface CpuSpent {
 
 /** Samples the control process, this database's PostgreSQL backends and PostgreSQL's shared processes. */
 export class CpuMeter {
+  /** NOTIFYs seen on weft_changes: one per committed write batch (or other change). */
+  notifications = 0;
+
   private constructor(
     private readonly admin: pg.Client,
+    private readonly listener: pg.Client,
     private readonly controlPid: number,
     private readonly database: string,
-  ) {}
+  ) {
+    listener.on("notification", () => this.notifications++);
+  }
 
-  static async open(adminUrl: string, controlPid: number, database: string): Promise<CpuMeter> {
+  static async open(adminUrl: string, databaseUrl: string, controlPid: number, database: string): Promise<CpuMeter> {
     const admin = new pg.Client({ connectionString: adminUrl, application_name: "weft-bench-cpu" });
     await admin.connect();
-    return new CpuMeter(admin, controlPid, database);
+    const listener = new pg.Client({ connectionString: databaseUrl, application_name: "weft-bench-cpu" });
+    await listener.connect();
+    await listener.query("LISTEN weft_changes");
+    return new CpuMeter(admin, listener, controlPid, database);
   }
 
   async sample(): Promise<CpuSample> {
     const res = await this.admin.query<{ pid: number; datname: string | null; backend_type: string }>(
       "SELECT pid, datname, backend_type FROM pg_stat_activity",
     );
-    const ours = new Set(res.rows.filter((r) => r.datname === this.database && r.backend_type === "client backend").map((r) => r.pid));
+    const listenerPid = (this.listener as unknown as { processID: number }).processID;
+    const ours = new Set(
+      res.rows.filter((r) => r.datname === this.database && r.backend_type === "client backend" && r.pid !== listenerPid).map((r) => r.pid),
+    );
     // Shared: postmaster and the background processes, not other databases' client backends.
     const shared = new Set(res.rows.filter((r) => r.backend_type !== "client backend" && r.backend_type !== "autovacuum worker").map((r) => r.pid));
     const all = postgresPids();
@@ -88,6 +100,7 @@ export class CpuMeter {
   }
 
   async close(): Promise<void> {
+    await this.listener.end();
     await this.admin.end();
   }
 }

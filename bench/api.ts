@@ -95,7 +95,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-async function measure(control: ChildControl, database: string, prng: Prng, apps: string[], policies: Policy[]): Promise<Row[]> {
+async function measure(control: ChildControl, database: { url: string; database: string }, prng: Prng, apps: string[], policies: Policy[]): Promise<Row[]> {
   const appSeconds = await fanOut(control, apps.length, CLIENTS, async (c, i) => {
     const r = await c.request("PUT", `/weft/v1/apps/${apps[i]}`, { name: `app-${i}`, space_guid: `space-${i % 500}`, org_guid: `org-${i % 50}` });
     if (r.status !== 201) throw new Error(`register app ${i}: ${r.status} ${r.body.toString().slice(0, 200)}`);
@@ -103,7 +103,7 @@ async function measure(control: ChildControl, database: string, prng: Prng, apps
   console.log(`registered ${apps.length} apps in ${appSeconds.toFixed(1)} s (${Math.round(apps.length / appSeconds)}/s)`);
 
   const revisions = new Set<string>();
-  const cpu = await CpuMeter.open(PG_ADMIN_URL, control.pid, database);
+  const cpu = await CpuMeter.open(PG_ADMIN_URL, database.url, control.pid, database.database);
   const before = await cpu.sample();
   const createSeconds = await fanOut(control, policies.length, CLIENTS, async (c, i) => {
     const r = await c.request("POST", "/networking/v1/external/policies", { policies: [policies[i]] });
@@ -112,6 +112,7 @@ async function measure(control: ChildControl, database: string, prng: Prng, apps
   });
   if (revisions.size !== policies.length) throw new Error(`expected ${policies.length} distinct revisions, got ${revisions.size}`);
   const spent = CpuMeter.spent(before, await cpu.sample());
+  const batches = cpu.notifications;
   await cpu.close();
   const createPerSecond = policies.length / createSeconds;
   console.log(`created ${policies.length} policies in ${createSeconds.toFixed(1)} s (${Math.round(createPerSecond)}/s)`);
@@ -120,7 +121,7 @@ async function measure(control: ChildControl, database: string, prng: Prng, apps
   console.log(
     `CPU per create (ms): control ${perCreate(spent.controlMs)}, PostgreSQL backends ${perCreate(spent.pgBackendsMs)}, ` +
       `PostgreSQL shared processes ${perCreate(spent.pgSharedMs)}, client ${perCreate(spent.clientMs)}; total ${perCreate(totalMs)} ` +
-      `(${Math.round((policies.length / totalMs) * 1000)} creates per CPU-second)`,
+      `(${Math.round((policies.length / totalMs) * 1000)} creates per CPU-second); ${(policies.length / Math.max(1, batches)).toFixed(1)} creates per committed batch`,
   );
 
   const client = new HttpsClient(control.apiPort, control.caPem, control.adminToken);
@@ -197,7 +198,7 @@ async function main(): Promise<void> {
     console.log(`${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} at the start`);
     let rows: Row[];
     try {
-      rows = await measure(control, database.database, prng, apps, policies);
+      rows = await measure(control, database, prng, apps, policies);
     } catch (err) {
       console.error(`control output:\n${control.output()}`);
       throw err;

@@ -33,7 +33,7 @@ export class StateFeed {
   constructor(
     private readonly db: Db,
     private readonly log: Logger = silentLogger,
-    private readonly busyGapMs = 10,
+    private readonly busyGapMs = 20,
   ) {
     this.reader = new StateReader(db);
   }
