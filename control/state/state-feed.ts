@@ -2,11 +2,11 @@
 // (from this replica or another) reads what changed since its revision as one consistent slice and
 // applies it. Processing is serialised and coalesced: a burst of notifications becomes one read.
 // A failed read is retried with backoff, never just logged, and a lost LISTEN connection triggers
-// a catch-up read when it is back. A kick that finds the feed idle reads at once; a read that
-// must follow another one straight away (changes came in while it ran: a steady stream of writes,
-// each commit kicks the feed) starts at least busyGapMs after the previous one. Each read costs
-// about a millisecond of CPU here and one in PostgreSQL however little it covers, so under load a
-// read then covers several milliseconds of changes instead of one or two.
+// a catch-up read when it is back. Reads start at least minGapMs apart: a kick after a quiet
+// spell reads at once, but under a steady stream of writes (each commit kicks the feed) a read
+// covers minGapMs of changes instead of one commit's. Each read costs about a millisecond of CPU
+// here and one in PostgreSQL however little it covers, so this bounds the feed's cost under load
+// (at most 1000 / minGapMs reads a second) for at most minGapMs of extra delay.
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../../common/errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
@@ -28,12 +28,11 @@ export class StateFeed {
   private unlisten: (() => Promise<void>) | undefined;
   private stopped = false;
   private lastReadAt = -Infinity;
-  private following = false;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger = silentLogger,
-    private readonly busyGapMs = 20,
+    private readonly minGapMs = 10,
   ) {
     this.reader = new StateReader(db);
   }
@@ -86,11 +85,10 @@ export class StateFeed {
     try {
       do {
         this.again = false;
-        const wait = this.following ? this.lastReadAt + this.busyGapMs - performance.now() : 0;
+        const wait = this.lastReadAt + this.minGapMs - performance.now();
         if (wait > 0) await sleep(wait);
         if (this.stopped) break;
         this.lastReadAt = performance.now();
-        this.following = true;
         const slice = await this.reader.since(this.state.revision);
         if (slice) {
           const affected = this.state.apply(slice);
@@ -111,10 +109,8 @@ export class StateFeed {
       } while (this.again && !this.stopped);
       this.retryDelay = 100;
       this.busy = false;
-      this.following = false;
     } catch (err) {
       this.busy = false;
-      this.following = false;
       this.log.warn({ err: errorMessage(err), retryInMs: this.retryDelay }, "state-read-failed");
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.kick(), this.retryDelay);
