@@ -62,10 +62,29 @@ describe("weft agent restarted during traffic", () => {
     a = await attach(agents[0]!, "ctr-a", "app-a");
     b = await attach(agents[1]!, "ctr-b", "app-b");
     c = await attach(agents[0]!, "ctr-c", "app-c");
+    const mapped = await runCni("ADD", {
+      socketPath: agents[0]!.socketPath,
+      containerId: "ctr-m",
+      netns: (await fx.addContainer()).path,
+      config: { runtimeConfig: { ...appMetadata("app-m").runtimeConfig, portMappings: [{ hostPort: 18080, containerPort: 8080 }] } },
+    });
+    if (mapped.code !== 0) throw new Error(`ADD ctr-m failed: ${mapped.stdout}`);
     await startServer(fx, b.ns, b.ip, { tcp: [8080] });
     await startServer(fx, c.ns, c.ip, { tcp: [9001] });
     const res = await api.request("POST", POLICIES, { body: { policies: [v1Policy("app-a", "app-b", 8080)] } });
     if (res.status !== 200) throw new Error(`create policy: ${res.status} ${res.text}`);
+    // ASG chains, verdict-map elements and a port mapping are taken over too.
+    const asg = await api.request("POST", "/weft/v1/security-groups", {
+      body: {
+        name: "restart",
+        rules: [
+          { protocol: "tcp", destination: "10.0.0.0/8,192.168.1.1-192.168.1.9", ports: "443,8000-9000", log: true },
+          { protocol: "icmp", destination: "0.0.0.0/0", type: -1, code: -1 },
+        ],
+        globally_enabled: { running: true },
+      },
+    });
+    if (asg.status !== 201) throw new Error(`create ASG: ${asg.status} ${asg.text}`);
   }, 180_000);
 
   afterAll(async () => {
@@ -82,6 +101,8 @@ describe("weft agent restarted during traffic", () => {
     const old = agents[0]!;
     await old.running.agent.reconcile(true);
     const before = await kernelState();
+    expect(before).toMatch(/jump asg-[0-9a-f]{16}/);
+    expect(before).toMatch(/tcp \. 18080 : 10\.255\.\d+\.\d+ \. 8080/);
 
     await old.stop();
     // No agent on cell 1: the connection keeps flowing on what the kernel holds.
@@ -94,7 +115,7 @@ describe("weft agent restarted during traffic", () => {
     restarted = await startAgent(Object.freeze({ ...config }), silentLogger);
     const agent = restarted.agent;
     await eventually(() => expect(agent.readiness()).toBeUndefined(), { timeoutMs: 15_000 });
-    expect(agent.containers.all().map((r) => r.containerId).sort()).toEqual(["ctr-a", "ctr-c"]);
+    expect(agent.containers.all().map((r) => r.containerId).sort()).toEqual(["ctr-a", "ctr-c", "ctr-m"]);
     // A second full reconcile, observing the kernel, finds nothing to write.
     await agent.reconcile(true);
     await agent.reconcile(true);
