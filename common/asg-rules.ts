@@ -176,3 +176,59 @@ export function renderAsgRule(r: AsgRule): Record<string, unknown> {
     ...(r.description ? { description: r.description } : {}),
   };
 }
+
+export interface ExplainGroup {
+  readonly name: string;
+  readonly rules: readonly AsgRule[];
+  readonly runningDefault: boolean;
+  readonly stagingDefault: boolean;
+  readonly runningSpaces: readonly string[];
+  readonly stagingSpaces: readonly string[];
+}
+
+export interface EgressQuestion {
+  readonly spaceGuid: string;
+  readonly lifecycle: "running" | "staging" | "task";
+  readonly destination: string;
+  readonly protocol: "tcp" | "udp" | "icmp";
+  /** tcp/udp destination port. */
+  readonly port?: number;
+  readonly icmpType?: number;
+  readonly icmpCode?: number;
+}
+
+export interface EgressAnswer {
+  readonly allowed: boolean;
+  /** The groups that apply to the container (defaults and space bindings), by name. */
+  readonly groups: readonly string[];
+  /** Every rule that allows the connection: group name, rule index, and whether it logs. */
+  readonly matches: readonly { readonly group: string; readonly index: number; readonly rule: AsgRule }[];
+}
+
+/**
+ * Would a new connection from a container of this space and lifecycle to the destination leave the
+ * cell? The same decision the agent's nftables chain makes (staging containers get the staging
+ * set; running and task containers the running set), for `weft asg explain`.
+ */
+export function explainEgress(groups: readonly ExplainGroup[], q: EgressQuestion): EgressAnswer {
+  const ip = parseDestination(q.destination, "destination");
+  if (ip.start !== ip.end) throw new AsgRuleError("destination", "must be one IPv4 address");
+  const staging = q.lifecycle === "staging";
+  const applying = groups.filter((g) => (staging ? g.stagingDefault || g.stagingSpaces.includes(q.spaceGuid) : g.runningDefault || g.runningSpaces.includes(q.spaceGuid)));
+  const matches: { group: string; index: number; rule: AsgRule }[] = [];
+  for (const g of applying) {
+    g.rules.forEach((r, index) => {
+      if (!r.destinations.some((d) => {
+        const range = parseDestination(d);
+        return range.start <= ip.start && ip.start <= range.end;
+      })) return;
+      let ok: boolean;
+      if (r.protocol === "all") ok = true;
+      else if (r.protocol !== q.protocol) ok = false;
+      else if (r.protocol === "icmp") ok = (r.icmpType < 0 || r.icmpType === (q.icmpType ?? 8)) && (r.icmpCode < 0 || r.icmpCode === (q.icmpCode ?? 0));
+      else ok = q.port === undefined ? false : parsePorts(r.ports).some((p) => p.start <= q.port! && q.port! <= p.end);
+      if (ok) matches.push({ group: g.name, index, rule: r });
+    });
+  }
+  return { allowed: matches.length > 0, groups: applying.map((g) => g.name), matches };
+}

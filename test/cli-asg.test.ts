@@ -77,6 +77,21 @@ describe("weft asg CLI", () => {
     expect((await weft("asg", "list")).stdout).not.toContain("dns-2");
   });
 
+  it("explains whether an app may reach a destination, and by which rule", async () => {
+    await weft("app", "register", "web", "--guid", "guid-web", "--space", "space-9", "--org", "org-9");
+    await weft("asg", "create", "db", '[{"protocol":"tcp","destination":"10.1.0.0/16","ports":"5432","log":true}]');
+    expect((await weft("asg", "explain", "web", "10.1.2.3", "--port", "5432")).stdout).toMatch(/^DENIED: tcp 10\.1\.2\.3:5432 from web \(space space-9, running\)/);
+    await weft("asg", "bind", "db", "space-9");
+    const allowed = (await weft("asg", "explain", "web", "10.1.2.3", "--port", "5432")).stdout;
+    expect(allowed).toMatch(/^ALLOWED: tcp 10\.1\.2\.3:5432/);
+    expect(allowed).toContain("by db rule 0 (logged)");
+    expect((await weft("asg", "explain", "web", "10.1.2.3", "--port", "5432", "--lifecycle", "staging")).stdout).toMatch(/^DENIED/);
+    const json = JSON.parse((await weft("asg", "explain", "web", "10.2.0.1", "--port", "5432", "--json")).stdout) as { allowed: boolean; groups: string[] };
+    expect(json.allowed).toBe(false);
+    expect(json.groups.sort(), "db (bound) and public (the running default of the first test)").toEqual(["db", "public"]);
+    await weft("asg", "delete", "db");
+  });
+
   it("fails with one line naming the problem", async () => {
     const bad = await weftFails("asg", "create", "bad", '[{"protocol":"tcp","destination":"10.0.0.1","ports":"0-5"}]');
     expect(bad.code).not.toBe(0);

@@ -7,7 +7,9 @@ import { Command, Option } from "commander";
 import type { ApiClient, ApiResponse } from "../api-client.js";
 import { addClientOptions, clientFrom, type ClientFlags, type CliEnv } from "../context.js";
 import { printJson, table } from "../output.js";
+import { resolveApp } from "../resolve-app.js";
 import { waitEnforced } from "../wait-enforced.js";
+import { explainEgress, parseAsgRule, type ExplainGroup } from "../../common/asg-rules.js";
 import { parseDuration } from "../../control/auth/tokens.js";
 
 const BASE = "/weft/v1/security-groups";
@@ -181,6 +183,55 @@ export function asgCommand(env: CliEnv): Command {
           g.rules.map((r) => ["protocol", "destination", "ports", "type", "code", "log", "description"].map((k) => (r[k] === undefined ? "" : typeof r[k] === "string" ? r[k] : JSON.stringify(r[k])))),
         ),
     );
+  });
+  options(
+    asg
+      .command("explain")
+      .argument("<app>", "source app (name or GUID)")
+      .argument("<destination-ip>")
+      .description("say whether a new connection from an app's containers to a destination outside the overlay is allowed, and by which rule")
+      .addOption(new Option("--protocol <protocol>", "tcp, udp or icmp").choices(["tcp", "udp", "icmp"]).default("tcp"))
+      .option("--port <port>", "destination port (tcp, udp)")
+      .option("--icmp-type <type>", "ICMP type (default 8, echo request)")
+      .addOption(new Option("--lifecycle <lifecycle>", "running or staging containers").choices(["running", "staging"]).default("running"))
+      .option("-s, --space <guid>", "space of the app, when its name is ambiguous"),
+    false,
+  ).action(async (appArg: string, destination: string, flags: ClientFlags & { json?: boolean; protocol: "tcp" | "udp" | "icmp"; port?: string; icmpType?: string; lifecycle: "running" | "staging"; space?: string }) => {
+    const client = clientFrom(flags, env);
+    if (flags.protocol !== "icmp" && flags.port === undefined) throw new Error(`--port is required for ${flags.protocol}`);
+    const port = flags.port === undefined ? undefined : Number(flags.port);
+    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new Error(`invalid --port ${JSON.stringify(flags.port)}: 1-65535`);
+    const app = await resolveApp(client, appArg, flags.space);
+    const res = await client.call<{ security_groups: GroupJson[] }>("GET", BASE);
+    const groups: ExplainGroup[] = res.body.security_groups.map((g) => ({
+      name: g.name,
+      rules: g.rules.map((r, i) => parseAsgRule(r, i)),
+      runningDefault: g.globally_enabled.running,
+      stagingDefault: g.globally_enabled.staging,
+      runningSpaces: g.relationships.running_spaces.data.map((d) => d.guid),
+      stagingSpaces: g.relationships.staging_spaces.data.map((d) => d.guid),
+    }));
+    const answer = explainEgress(groups, {
+      spaceGuid: app.space_guid,
+      lifecycle: flags.lifecycle,
+      destination,
+      protocol: flags.protocol,
+      ...(port !== undefined ? { port } : {}),
+      ...(flags.icmpType !== undefined ? { icmpType: Number(flags.icmpType) } : {}),
+    });
+    if (flags.json) {
+      printJson({ app: app.guid, space: app.space_guid, org: app.org_guid, lifecycle: flags.lifecycle, destination, protocol: flags.protocol, port: port ?? null, ...answer });
+      return;
+    }
+    const what = `${flags.protocol} ${destination}${port !== undefined ? `:${port}` : ""} from ${app.name} (space ${app.space_guid}, ${flags.lifecycle})`;
+    const applying = answer.groups.length ? answer.groups.join(", ") : "none";
+    if (answer.allowed) {
+      const m = answer.matches.map((x) => `${x.group} rule ${x.index}${x.rule.log ? " (logged)" : ""}`).join("; ");
+      process.stdout.write(`ALLOWED: ${what}\n  by ${m}\n  groups that apply: ${applying}\n`);
+    } else {
+      process.stdout.write(`DENIED: ${what}\n  no rule of the groups that apply allows it (groups: ${applying})\n`);
+    }
+    process.stdout.write("  (ASGs govern egress beyond the overlay; container-to-container traffic is governed by policies: weft policy list; the cell host only by its DNS and configured host services)\n");
   });
   return asg;
 }
