@@ -22,8 +22,9 @@ describe("weft asg CLI", () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "weft-cli-"));
-    const [api, ops] = [await freePort(), await freePort()];
-    child = spawn(process.execPath, [WEFT, "control", "--data-dir", dataDir, "--listen", `127.0.0.1:${api}`, "--ops-listen", `127.0.0.1:${ops}`], {
+    const [api, ops, grpc] = [await freePort(), await freePort(), await freePort()];
+    // Every port its own: the default gRPC 0.0.0.0:4003 collides with any other control on this machine.
+    child = spawn(process.execPath, [WEFT, "control", "--data-dir", dataDir, "--listen", `127.0.0.1:${api}`, "--ops-listen", `127.0.0.1:${ops}`, "--grpc-listen", `127.0.0.1:${grpc}`], {
       stdio: ["ignore", "ignore", "inherit"],
     });
     env = { ...process.env, WEFT_API: `https://127.0.0.1:${api}`, WEFT_DATA_DIR: dataDir };
