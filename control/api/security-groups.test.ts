@@ -4,6 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { STORE_KINDS } from "../../test/support/db.js";
 import { revisionOf, uid, useControl } from "../../test/support/policy-api.js";
+import { Prng } from "../../test/support/prng.js";
+import { parseAsgRules } from "../../common/asg-rules.js";
 import type { HttpResult, TestControl } from "../../test/support/control.js";
 
 const BASE = "/weft/v1/security-groups";
@@ -151,5 +153,40 @@ describe.each(STORE_KINDS)("security groups API (%s store)", (kind) => {
     }
     expect((await control().request("POST", `${BASE}/${guid}/relationships/tasks_spaces`, { body: { data: [{ guid: "s" }] } })).status).toBe(404);
     expect(await listAll(control()), "nothing was applied").toEqual(before);
+  });
+
+  it("answers 300 seeded random ASG bodies with 201 or a 4xx naming a field, never a 5xx, and stores exactly the valid ones", async () => {
+    const seed = Number(process.env.WEFT_HOSTILE_SEED ?? 5150);
+    const prng = new Prng(seed);
+    const values: unknown[] = [null, true, 0, -1, 1, 255, 256, 65535, 65536, 1.5, "", "tcp", "udp", "icmp", "all", "80", "80,443", "8000-9000", "0", "1-", "-1",
+      "10.0.0.1", "10.0.0.0/8", "10.0.0.1-10.0.0.9", "10.0.0.1,10.0.0.2", "300.0.0.1", "::1", "a".repeat(2000), "\u0000", [], {}, ["10.0.0.1"]];
+    const keys = ["protocol", "destination", "ports", "type", "code", "log", "description"];
+    const randomRule = () => {
+      const r: Record<string, unknown> = { protocol: prng.pick(["tcp", "udp", "icmp", "all"]), destination: prng.pick(["10.0.0.1", "10.0.0.0/24", "0.0.0.0/0"]) };
+      if (r.protocol === "icmp") Object.assign(r, { type: prng.range(-1, 255), code: prng.range(-1, 255) });
+      if ((r.protocol === "tcp" || r.protocol === "udp") && prng.chance(0.7)) r.ports = prng.pick(["80", "443,8443", "8000-9000"]);
+      for (let i = prng.range(0, 2); i > 0; i--) r[prng.chance(0.9) ? prng.pick(keys) : prng.string(5)] = prng.pick(values);
+      return r;
+    };
+    const before = (await listAll(control())).length;
+    let valid = 0;
+    for (let i = 0; i < 300; i++) {
+      const rules = prng.chance(0.05) ? prng.pick(values) : Array.from({ length: prng.range(0, 4) }, randomRule);
+      const body = { name: `fuzz-${seed}-${i}`, rules, ...(prng.chance(0.2) ? { globally_enabled: prng.pick([{ running: true }, { staging: "x" }, null, { x: 1 }]) } : {}) };
+      const res = await control().request("POST", BASE, { body });
+      const ok = (() => {
+        try {
+          parseAsgRules(rules);
+          const g = body.globally_enabled as unknown;
+          return g === undefined || (typeof g === "object" && g !== null && Object.entries(g).every(([k, v]) => (k === "running" || k === "staging") && typeof v === "boolean"));
+        } catch {
+          return false;
+        }
+      })();
+      expect(res.status, `seed ${seed} case ${i}: ${JSON.stringify(body).slice(0, 300)} -> ${res.text}`).toBe(ok ? 201 : 400);
+      if (!ok) expect(errorOf(res)).toMatch(/^(invalid|missing) /);
+      if (ok) valid++;
+    }
+    expect((await listAll(control())).length).toBe(before + valid);
   });
 });

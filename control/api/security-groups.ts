@@ -55,7 +55,8 @@ function parseBody(body: unknown, create: boolean): GroupBody {
   }
   if (b.rules !== undefined || create) {
     try {
-      out.rules = parseAsgRules(b.rules ?? []);
+      // Omitted on create: no rules. Given, it must be a list (null is not one).
+      out.rules = parseAsgRules(b.rules === undefined ? [] : b.rules);
     } catch (err) {
       if (err instanceof AsgRuleError) throw new HttpError(400, err.message);
       throw err;
