@@ -1,8 +1,9 @@
 // `npm run bench:readme` (after `npm run build`): rewrites the benchmark table in README.md from
 // bench/results/*.json, between the `<!-- bench-table:start -->` and `<!-- bench-table:end -->`
 // markers. Run a benchmark, then this, and the README shows its latest figures beside the peer's.
-// The headline metrics (the ones each issue names) are listed in HEADLINES, in table order.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+// The headline metrics (the ones each issue names) are listed in HEADLINES, in table order; a
+// benchmark not listed there shows every row.
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../common/package-root.js";
 
@@ -24,6 +25,7 @@ const HEADLINES: readonly [string, readonly string[]][] = [
   ["enforce", ["conn_rate_50000", "conn_rate_linear_iptables_50000", "apply_one_ms_50000"]],
   ["dns", ["qps", "p99_ms_at_10k_qps"]],
   ["sidecar", ["cpu_us_per_req_keepalive", "cpu_us_per_req_newconn", "cpu_us_per_req_1mib", "mem_per_container_mb_250"]],
+  ["asg", ["add_ms_1000_rules", "asg_change_100_containers_ms"]],
 ];
 
 const fmt = (v: number | null | undefined): string => {
@@ -35,11 +37,17 @@ const fmt = (v: number | null | undefined): string => {
 
 export function benchTable(resultsDir: string): string {
   const lines = ["| command | metric | ours | peer | peer's | ours / peer's |", "|---|---|---|---|---|---|"];
-  for (const [bench, metrics] of HEADLINES) {
+  // A result file without headlines (a new benchmark) shows all its rows, after the others.
+  const known = new Set(HEADLINES.map(([b]) => b));
+  const others = readdirSync(resultsDir)
+    .filter((f) => f.endsWith(".json") && !known.has(f.slice(0, -5)))
+    .sort()
+    .map((f): [string, readonly string[] | undefined] => [f.slice(0, -5), undefined]);
+  for (const [bench, metrics] of [...HEADLINES, ...others]) {
     const file = join(resultsDir, `${bench}.json`);
     if (!existsSync(file)) continue;
     const rows = (JSON.parse(readFileSync(file, "utf8")) as { rows: Row[] }).rows;
-    for (const metric of metrics) {
+    for (const metric of metrics ?? [...new Set(rows.map((r) => r.metric))]) {
       for (const r of rows.filter((x) => x.metric === metric)) {
         lines.push(`| \`npm run bench:${bench}\` | ${r.metric} (${r.unit}) | ${fmt(r.ours)} | ${r.peer ?? "-"} | ${fmt(r.peerValue)} | ${fmt(r.ratio)} |`);
       }
