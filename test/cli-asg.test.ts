@@ -1,57 +1,26 @@
 // Black-box: `weft asg ...` against a real `weft control` process (embedded store): create from a
 // rules file and inline JSON, list as a table and JSON, show, bind and unbind for running and
 // staging, update, delete, and one-line errors that name the bad field.
-import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./support/free-port.js";
-import { eventually } from "../common/eventually.js";
-import { packageRoot } from "../common/package-root.js";
-
-const run = promisify(execFile);
-const WEFT = join(packageRoot(), "bin", "weft.js");
-
+import { startCliControl, type CliControl } from "./support/cli-control.js";
 
 describe("weft asg CLI", () => {
-  let dataDir: string;
-  let child: ChildProcess;
-  let env: NodeJS.ProcessEnv;
+  let cli: CliControl;
+  let dataDir = "";
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "weft-cli-"));
-    const [api, ops, grpc] = [await freePort(), await freePort(), await freePort()];
-    // Every port its own: the default gRPC 0.0.0.0:4003 collides with any other control on this machine.
-    child = spawn(process.execPath, [WEFT, "control", "--data-dir", dataDir, "--listen", `127.0.0.1:${api}`, "--ops-listen", `127.0.0.1:${ops}`, "--grpc-listen", `127.0.0.1:${grpc}`], {
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    env = { ...process.env, WEFT_API: `https://127.0.0.1:${api}`, WEFT_DATA_DIR: dataDir };
-    await eventually(async () => {
-      const res = await fetch(`http://127.0.0.1:${ops}/health`);
-      expect(res.status).toBe(200);
-    }, { timeoutMs: 60_000, intervalMs: 200 });
+    cli = await startCliControl();
+    ({ dataDir } = cli);
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    rmSync(dataDir, { recursive: true, force: true });
+    await cli?.stop();
   });
 
-  const weft = async (...args: string[]) => run(process.execPath, [WEFT, ...args], { env });
-  const weftFails = async (...args: string[]) => {
-    try {
-      await weft(...args);
-    } catch (err) {
-      return err as { code: number; stderr: string };
-    }
-    throw new Error(`weft ${args.join(" ")} should have failed`);
-  };
+  const weft = (...args: string[]) => cli.weft(args);
+  const weftFails = (...args: string[]) => cli.weftFails(args);
 
   it("creates, lists, shows, binds, unbinds, updates and deletes security groups", async () => {
     const file = join(dataDir, "rules.json");

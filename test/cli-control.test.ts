@@ -1,56 +1,23 @@
 // Black-box: the README's main command (`weft control` on the embedded store) started as a real
 // process, driven through the `weft` CLI as a user would.
-import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./support/free-port.js";
-import { eventually } from "../common/eventually.js";
-import { packageRoot } from "../common/package-root.js";
-
-const run = promisify(execFile);
-const WEFT = join(packageRoot(), "bin", "weft.js");
-
+import { startCliControl, type CliControl } from "./support/cli-control.js";
 
 describe("weft control + CLI", () => {
-  let dataDir: string;
-  let child: ChildProcess;
-  let env: NodeJS.ProcessEnv;
+  let cli: CliControl;
+  let dataDir = "";
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "weft-cli-"));
-    const [api, ops, grpc] = [await freePort(), await freePort(), await freePort()];
-    // Every port its own: the default gRPC 0.0.0.0:4003 collides with any other control on this machine.
-    child = spawn(process.execPath, [WEFT, "control", "--data-dir", dataDir, "--listen", `127.0.0.1:${api}`, "--ops-listen", `127.0.0.1:${ops}`, "--grpc-listen", `127.0.0.1:${grpc}`], {
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    env = { ...process.env, WEFT_API: `https://127.0.0.1:${api}`, WEFT_DATA_DIR: dataDir };
-    await eventually(async () => {
-      const res = await fetch(`http://127.0.0.1:${ops}/health`);
-      expect(res.status).toBe(200);
-    }, { timeoutMs: 60_000, intervalMs: 200 });
+    cli = await startCliControl();
+    ({ dataDir } = cli);
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    rmSync(dataDir, { recursive: true, force: true });
+    await cli?.stop();
   });
 
-  const weft = async (...args: string[]) => run(process.execPath, [WEFT, ...args], { env });
-  const weftFails = async (...args: string[]) => {
-    try {
-      await weft(...args);
-    } catch (err) {
-      return err as { code: number; stderr: string };
-    }
-    throw new Error(`weft ${args.join(" ")} should have failed`);
-  };
+  const weft = (...args: string[]) => cli.weft(args);
+  const weftFails = (...args: string[]) => cli.weftFails(args);
 
   it("registers apps, adds, lists and removes policies by app name", async () => {
     await weft("app", "register", "frontend", "--guid", "guid-frontend", "--space", "space-1", "--org", "org-1");
@@ -79,9 +46,9 @@ describe("weft control + CLI", () => {
 
   it("mints scoped tokens that the server honours", async () => {
     const token = (await weft("token", "create", "--data-dir", dataDir, "--scope", "network.write", "--space", "space-1", "--ttl", "10m")).stdout.trim();
-    const listed = await run(process.execPath, [WEFT, "policy", "list", "--json"], { env: { ...env, WEFT_TOKEN: token } });
+    const listed = await cli.weft(["policy", "list", "--json"], { WEFT_TOKEN: token });
     expect(JSON.parse(listed.stdout)).toMatchObject({ total_policies: 1 });
-    const denied = await run(process.execPath, [WEFT, "app", "register", "x", "--space", "space-2", "--org", "o"], { env: { ...env, WEFT_TOKEN: token } }).catch(
+    const denied = await cli.weft(["app", "register", "x", "--space", "space-2", "--org", "o"], { WEFT_TOKEN: token }).catch(
       (e: { stderr: string }) => e,
     );
     expect((denied).stderr).toMatch(/403/);
