@@ -1,6 +1,7 @@
 // Port ranges in canonical form: sorted, disjoint and non-adjacent. nftables rejects overlapping
 // elements in one set, and the planner compares desired with observed state by value, so every
 // range list is normalised here before it becomes a kernel object or a name.
+import { mergeIntRanges } from "../../common/asg-rules.js";
 import { WeftError } from "../../common/errors.js";
 
 export interface PortRange {
@@ -15,16 +16,8 @@ export function validatePortRange(r: PortRange): PortRange {
   return r;
 }
 
-export function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
-  const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
-  const out: { start: number; end: number }[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && r.start <= last.end + 1) last.end = Math.max(last.end, r.end);
-    else out.push({ start: r.start, end: r.end });
-  }
-  return out;
-}
+/** Sorted, disjoint, non-adjacent (the same merge the ASG rules use). */
+export const mergeRanges: (ranges: readonly PortRange[]) => PortRange[] = mergeIntRanges;
 
 /** Ports in `a` that are not in `b` (both canonical). */
 export function subtractRanges(a: readonly PortRange[], b: readonly PortRange[]): PortRange[] {
