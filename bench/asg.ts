@@ -19,16 +19,15 @@
 // rules are a realistic mix (random /32 and /24 destinations, 25 port specs, TCP/UDP/ICMP), so
 // they compile to a few dozen nft rules with large anonymous interval sets in one chain shared by
 // every container; each container is one element of a verdict map.
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { WEFT_CNI, appMetadata, removeDir, runCni, startTestAgent, type TestAgent } from "../test/support/agents.js";
-import { startTestControl, type TestControl } from "../test/support/control.js";
-import { createNetnsFixture, type Namespace, type NetnsFixture } from "../test/support/netns-fixture.js";
+import { runCni } from "../test/support/agents.js";
+import type { Namespace } from "../test/support/netns-fixture.js";
 import { probe, startServer } from "../test/support/netns-probes.js";
 import { Prng } from "../test/support/prng.js";
+import { onBenchCell, pairedAdds, percentile, round } from "./cni-bench-cell.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONTAINERS = Number(process.env.BENCH_ASG_CONTAINERS ?? 100);
@@ -38,39 +37,6 @@ const WARMUP = 3;
 const PEER_ADD = "bridge+host-local";
 const CF_ASG_WORST_MS = 120_000;
 
-interface Run {
-  readonly ms: number;
-  readonly code: number;
-  readonly stdout: string;
-}
-
-function timed(file: string, args: readonly string[], env: Record<string, string>, stdin: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = execFile(file, [...args], { env, timeout: 60_000 }, (err, stdout) => {
-      resolve({ ms: performance.now() - t0, code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout });
-    });
-    child.stdin?.on("error", () => undefined);
-    child.stdin?.end(stdin);
-  });
-}
-
-const cniEnv = (command: string, containerId: string, netns: string): Record<string, string> => ({
-  CNI_COMMAND: command,
-  CNI_CONTAINERID: containerId,
-  CNI_NETNS: netns,
-  CNI_IFNAME: "eth0",
-  CNI_PATH: "/usr/lib/cni",
-  PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-});
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-const round = (n: number): number => Math.round(n * 100) / 100;
 const ratio = (a: number, b: number): number => Number((a / b).toPrecision(3));
 
 const PORT_SPECS = ["443", "80,443", "5432", "3306", "6379", "8000-9000", "53", "9092", "27017", "11211", "8080", "8443", "22", "25,587", "389,636", "5672", "9200-9300", "2181", "4222", "1433", "5000-5100", "7000-7001", "61613", "1521", "50000-51000"];
@@ -93,59 +59,14 @@ function bigRules(outsideIp: string, port: number, seed: number): Record<string,
 }
 
 async function main(): Promise<void> {
-  let fx: NetnsFixture | undefined;
-  let api: TestControl | undefined;
-  let agent: TestAgent | undefined;
-  const peerDir = mkdtempSync(join(tmpdir(), "weft-bench-asg-"));
-  const cleanup = async (): Promise<void> => {
-    await agent?.stop().catch(() => undefined);
-    await fx?.destroy().catch((err: unknown) => console.error("netns cleanup:", err));
-    await api?.stop().catch(() => undefined);
-    if (agent) removeDir(agent.dir);
-    rmSync(peerDir, { recursive: true, force: true });
-  };
-  const onSignal = (): void => {
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    fx = await createNetnsFixture({ subnet: 78 });
-    api = await startTestControl("postgres");
-    const cell = await fx.addCell();
+  await onBenchCell({ name: "asg", subnet: 78, agent: { reconcileEveryMs: 60_000 } }, async (bench) => {
+    const { fx, api, agent, cell, ours } = bench;
+    const socket = agent.socketPath;
     const outside = await fx.addOutside();
     await startServer(fx, outside, outside.underlayIp, { tcp: [7000, 7001] });
-    agent = await startTestAgent(api, cell, "bench-asg-cell", { reconcileEveryMs: 60_000 });
-    const socket = agent.socketPath;
-    const peerHost = await fx.addContainer();
-    const peerConfig = JSON.stringify({
-      cniVersion: "1.0.0",
-      name: "wtbench",
-      type: "bridge",
-      bridge: "wtbr0",
-      isGateway: true,
-      ipam: { type: "host-local", subnet: "10.244.0.0/16", dataDir: join(peerDir, "ipam") },
-    });
-    const ours = (ns: Namespace, id: string, i: number): Promise<Run> =>
-      timed(WEFT_CNI, [], cniEnv("ADD", id, ns.path), JSON.stringify({ cniVersion: "1.0.0", name: "weft", type: "weft", agentSocket: socket, ...appMetadata(`bench-app-${i % 10}`, i) }));
-    const peer = (ns: Namespace, i: number): Promise<Run> => timed("nsenter", [`--net=${peerHost.path}`, "/usr/lib/cni/bridge"], cniEnv("ADD", `peer-${i}`, ns.path), peerConfig);
 
-    // Phase 1: no ASG.
-    const add0: number[] = [];
-    const addPeer: number[] = [];
-    const phase1: string[] = [];
-    for (let i = 0; i < WARMUP + CONTAINERS; i++) {
-      const [a, b] = [await fx.addContainer(), await fx.addContainer()];
-      const id = `zero-${i}`;
-      const pair = i % 2 === 0 ? [await ours(a, id, i), await peer(b, i)] : (([y, x]) => [x, y])([await peer(b, i), await ours(a, id, i)]);
-      const [o, p] = pair as [Run, Run];
-      if (o.code !== 0) throw new Error(`weft-cni ADD ${id} failed (${o.code}): ${o.stdout}`);
-      if (p.code !== 0) throw new Error(`bridge ADD ${i} failed (${p.code}): ${p.stdout}`);
-      phase1.push(id);
-      if (i < WARMUP) continue;
-      add0.push(o.ms);
-      addPeer.push(p.ms);
-    }
+    // Phase 1: no ASG, beside the peer.
+    const { ours: add0, peer: addPeer, ids: phase1 } = await pairedAdds(bench, CONTAINERS, WARMUP, (i) => `zero-${i}`);
     for (const id of phase1) {
       const del = await runCni("DEL", { socketPath: socket, containerId: id });
       if (del.code !== 0) throw new Error(`DEL ${id} failed: ${del.stdout}`);
@@ -211,11 +132,7 @@ async function main(): Promise<void> {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ bench: "asg", containers: CONTAINERS, rules: RULES, changes: CHANGES, loadAverage: round(loadavg()[0]!), ...extra, rows }, null, 2)}\n`);
     console.log(`wrote ${out}`);
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    await cleanup();
-  }
+  });
 }
 
 main().then(
