@@ -5,7 +5,8 @@
 // peer-figures A. Each proxy is an unprivileged foreground process on a loopback port.
 //
 // Per scenario and proxy: CPU microseconds per request (user+system of the proxy's processes,
-// from /proc, divided by the requests served), req/s, p50/p99 latency. Scenarios: small
+// from /proc, divided by the requests served; ours is the Node manager and its weft-tlsd child, which
+// does the TLS and the copying; the Node-only data path is an extra row), req/s, p50/p99 latency. Scenarios: small
 // keep-alive requests (wrk -c50), new connections with a full handshake each (hey
 // -disable-keepalive -c50), new connections with resumed TLS (wrk, Connection: close) and 1 MiB
 // keep-alive transfers (wrk -c8). Rounds are interleaved across proxies; medians are reported
@@ -111,11 +112,15 @@ async function cpuBench(args: Args, rows: Row[]): Promise<void> {
     procs.push(await startAppNginx(files, appPort, PROXY_CORE));
     const ours = await startOurs(files, await unusedPort(), appPort, PROXY_CORE);
     procs.push(ours);
+    const [, tlsd] = await processTree(ours.pid);
+    if (tlsd === undefined) throw new Error("our sidecar has no native data path process (dist/bin/weft-tlsd not built?)");
+    const oursNode = await startOurs(files, await unusedPort(), appPort, PROXY_CORE, "bench-node", "node");
+    procs.push(oursNode);
     const nginx = await startNginxStream(files, await unusedPort(), appPort, PROXY_CORE);
     procs.push(nginx);
     const haproxy = await startHaproxy(files, await unusedPort(), appPort, PROXY_CORE);
     procs.push(haproxy);
-    const peers = [ours, nginx, haproxy];
+    const peers = [ours, oursNode, nginx, haproxy];
     const samples = new Map<string, Sample[]>();
     for (const p of peers) for (const s of SCENARIOS) await s.load(p.port, 1); // warm-up (JIT, caches)
     for (let r = 0; r < args.runs; r++) {
@@ -146,6 +151,9 @@ async function cpuBench(args: Args, rows: Row[]): Promise<void> {
         console.log(`  ours / ${peer.name}: ${fmt(oursCpu / peerCpu, 2)}x CPU per request`);
         rows.push(row(`cpu_us_per_req_${s.key}${suffix}`, "us/req", oursCpu, label, peerCpu));
       }
+      const nodeCpu = med(oursNode.name, (x) => x.cpuUsPerReq);
+      console.log(`  ${oursNode.name} (node:tls data path) / ${nginx.name}: ${fmt(nodeCpu / med(nginx.name, (x) => x.cpuUsPerReq), 2)}x CPU per request`);
+      rows.push(row(`cpu_us_per_req_${s.key}_node_path`, "us/req", nodeCpu, "nginx-stream (1 worker)", med(nginx.name, (x) => x.cpuUsPerReq)));
       for (const [m, f] of [["p50_ms", (x: Sample) => x.p50Ms], ["p99_ms", (x: Sample) => x.p99Ms], ["rps", (x: Sample) => x.rps]] as const) {
         rows.push(row(`${m}_${s.key}`, m === "rps" ? "req/s" : "ms", med(ours.name, f), "nginx-stream (1 worker)", med(nginx.name, f), 2));
       }

@@ -40,6 +40,9 @@ export interface SidecarConfig {
   readonly limits: ProxyLimits;
   /** Metrics and health; undefined = no ops listener. */
   readonly opsListen?: { readonly host: string; readonly port: number };
+  /** Who serves plain L4 containers: "native" (default; weft-tlsd, when it was built) or "node"
+   * (node:tls for everything). mTLS, PROXY v2 and HTTP forwarding always use node:tls. */
+  readonly dataPath?: "native" | "node";
   /** Shared mode: how listening sockets are made inside namespaces. */
   readonly netns: { readonly nsenterPath: string; readonly concurrency: number; readonly timeoutMs: number };
 }

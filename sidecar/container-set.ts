@@ -2,7 +2,9 @@
 // containers/<guid>.json and makes the running state match it, then writes status/<guid>.json.
 //
 // - A new container gets a listener (from listenerFor: inside its namespace in shared mode) and a
-//   TLS front with its own certificate.
+//   TLS front with its own certificate. Plain L4 forwarding (forward "tcp", no client
+//   certificates) is served by the native data path when there is one (native-front.ts); mutual
+//   TLS, PROXY v2 and HTTP/XFCC by node:tls (tls-front.ts).
 // - A new generation with only new credentials is a hot rotation (no listener change, no
 //   connection dropped). A change of address, port or options replaces the front.
 // - Credentials that fail the checks are refused and the previous ones stay in service (the
@@ -26,7 +28,9 @@ import { checkCredentials, type ServingCredentials } from "./credentials.js";
 import { createHttpForward } from "./http-forward.js";
 import { createL4Forward } from "./l4-forward.js";
 import type { SidecarMetrics } from "./metrics.js";
-import { TlsFront, type ListenTarget } from "./tls-front.js";
+import type { NativeDataPath } from "./native-dp.js";
+import { NativeFront } from "./native-front.js";
+import { TlsFront, type Front, type ListenTarget } from "./tls-front.js";
 
 export interface ContainerSetOptions {
   readonly channelDir: string;
@@ -35,11 +39,13 @@ export interface ContainerSetOptions {
   readonly metrics: SidecarMetrics;
   readonly logger: Logger;
   readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+  /** Serves plain L4 containers; undefined = node:tls for every container. */
+  readonly native?: NativeDataPath;
 }
 
 interface Served {
   readonly shape: string;
-  readonly front: TlsFront;
+  readonly front: Front;
   generation: number;
   creds: ServingCredentials;
   port: number;
@@ -122,7 +128,7 @@ export class ContainerSet {
       if (current !== undefined && current.generation >= file.generation) return;
       const creds = checkCredentials(file.credentials, { requireClientCerts: file.options?.clientCertificates === "require" });
       if (current !== undefined && current.shape === shapeOf(file)) {
-        current.front.rotate(creds);
+        await current.front.rotate(creds);
         current.creds = creds;
         current.generation = file.generation;
         log.info({ generation: file.generation, serial: creds.serialNumber, notAfter: creds.notAfter }, "certificate-rotated");
@@ -169,26 +175,29 @@ export class ContainerSet {
       const s = this.served.get(guid);
       return s === undefined ? undefined : uriOf(s.creds);
     };
-    const handler =
-      forward === "http"
-        ? createHttpForward({ ...base, ownIdentity })
-        : createL4Forward({ ...base, proxyProtocol: forward === "proxy-v2" });
-    const front = new TlsFront(creds, handler, {
-      limits: this.opts.limits,
-      requireClientCerts: file.options?.clientCertificates === "require",
-      alpn: file.options?.alpn ?? [],
-      metrics: this.opts.metrics,
-      logger: log,
-    });
+    const requireClientCerts = file.options?.clientCertificates === "require";
+    const alpn = file.options?.alpn ?? [];
+    const target = await this.opts.listenerFor(file);
+    const native = this.opts.native !== undefined && forward === "tcp" && !requireClientCerts && !("server" in target) ? this.opts.native : undefined;
+    let front: Front;
+    if (native !== undefined) {
+      front = new NativeFront(native, creds, { upstream, alpn, metrics: this.opts.metrics });
+    } else {
+      const handler =
+        forward === "http"
+          ? createHttpForward({ ...base, ownIdentity })
+          : createL4Forward({ ...base, proxyProtocol: forward === "proxy-v2" });
+      front = new TlsFront(creds, handler, { limits: this.opts.limits, requireClientCerts, alpn, metrics: this.opts.metrics, logger: log });
+    }
     let port: number;
     try {
-      port = await front.listen(await this.opts.listenerFor(file));
+      port = await front.listen(target);
     } catch (err) {
       await front.close().catch(() => undefined);
       throw err;
     }
     this.served.set(guid, { shape: shapeOf(file), front, generation: file.generation, creds, port });
-    log.info({ generation: file.generation, port, upstream, forward, serial: creds.serialNumber }, "container-serving");
+    log.info({ generation: file.generation, port, upstream, forward, dataPath: native !== undefined ? "native" : "node", serial: creds.serialNumber }, "container-serving");
   }
 
   private async remove(guid: string, log: Logger): Promise<void> {

@@ -8,6 +8,9 @@ import type { SidecarCredentials } from "../common/sidecar-contract.js";
 
 export interface ServingCredentials {
   readonly context: SecureContextOptions;
+  /** The PEM texts as pushed, for the native data path (sidecar/dp/weft-tlsd.c). */
+  readonly chainPem: string;
+  readonly keyPem: string;
   readonly serialNumber: string;
   readonly notAfter: Date;
   readonly leaf: X509Certificate;
@@ -52,6 +55,8 @@ export function checkCredentials(c: SidecarCredentials, opts: { now?: number; re
       ...(opts.requireClientCerts ? { ca: c.caBundlePem } : {}),
       minVersion: "TLSv1.2",
     },
+    chainPem: c.certificateChainPem,
+    keyPem: c.keyPem,
     serialNumber: leaf.serialNumber,
     notAfter,
     leaf,

@@ -3,7 +3,8 @@
 //
 // Where each container's listener comes from is the one difference between the modes:
 // - shared (default, one process per cell): a listening socket made inside the container's
-//   namespace by a short-lived helper (netns-listener.ts), a few at a time;
+//   namespace, by weft-tlsd itself (setns) for natively served containers, else by a short-lived
+//   helper (netns-listener.ts), a few at a time;
 // - per-container (`--instance`, the process runs inside the container's namespace, e.g. under
 //   `nsenter --net=...`): 0.0.0.0:61443 in its own namespace, after checking that it is the
 //   container's, so the port is never opened on the cell host by mistake.
@@ -16,12 +17,15 @@ import type { SidecarConfig } from "./config.js";
 import { ContainerSet } from "./container-set.js";
 import { ContainerWatch } from "./container-watch.js";
 import { createSidecarMetrics } from "./metrics.js";
+import { NativeDataPath, nativeDataPathBinary } from "./native-dp.js";
 import { isOwnNamespace, listenInNamespace } from "./netns-listener.js";
 import type { ListenTarget } from "./tls-front.js";
 
 export interface RunningSidecar {
   readonly containers: ContainerSet;
   readonly opsPort: number | undefined;
+  /** The native data path, when it serves L4 containers. */
+  readonly native: NativeDataPath | undefined;
   /** Re-reads the whole channel directory (SIGHUP). */
   rescan(): Promise<void>;
   stop(): Promise<void>;
@@ -30,7 +34,11 @@ export interface RunningSidecar {
 export interface SidecarDeps {
   /** Replaces how listeners are made (tests: loopback ports without namespaces). */
   readonly listenerFor?: (spec: SidecarContainerFile) => Promise<ListenTarget>;
+  /** Replaces the weft-tlsd binary (tests); null = as if it was not built. */
+  readonly nativeBinary?: string | null;
 }
+
+let fallbackLogged = false;
 
 function listenerFactory(config: SidecarConfig): (spec: SidecarContainerFile) => Promise<ListenTarget> {
   if (config.mode.kind === "per-container") {
@@ -42,19 +50,44 @@ function listenerFactory(config: SidecarConfig): (spec: SidecarContainerFile) =>
     };
   }
   const limit = pLimit(config.netns.concurrency);
-  return (spec) => limit(async () => ({ server: await listenInNamespace(spec.netnsPath, config.listenPort, config.netns) }));
+  return (spec) =>
+    Promise.resolve({
+      netnsPath: spec.netnsPath,
+      host: "0.0.0.0",
+      port: config.listenPort,
+      open: () => limit(() => listenInNamespace(spec.netnsPath, config.listenPort, config.netns)),
+    });
 }
 
 export async function startSidecar(config: SidecarConfig, logger: Logger, deps: SidecarDeps = {}): Promise<RunningSidecar> {
   const log = logger.child({ component: "sidecar" });
   const registry = createMetricsRegistry("sidecar");
   // The gauges read the set, which needs the metrics: a holder breaks the cycle.
-  const ref: { set?: ContainerSet } = {};
-  const metrics = createSidecarMetrics(registry, {
-    containers: () => ref.set?.size ?? 0,
-    activeConnections: () => ref.set?.activeConnections ?? 0,
-  });
+  const ref: { set?: ContainerSet; native?: NativeDataPath } = {};
+  const metrics = createSidecarMetrics(
+    registry,
+    { containers: () => ref.set?.size ?? 0, activeConnections: () => ref.set?.activeConnections ?? 0 },
+    () => ref.native?.refresh() ?? Promise.resolve(),
+  );
+  if ((config.dataPath ?? "native") === "native") {
+    const binary = deps.nativeBinary === undefined ? nativeDataPathBinary() : (deps.nativeBinary ?? undefined);
+    if (binary === undefined) {
+      if (!fallbackLogged) log.warn("native data path not built (dist/bin/weft-tlsd; npm run build:tlsd needs libssl-dev): serving every container with node:tls");
+      fallbackLogged = true;
+    } else {
+      const native = new NativeDataPath({ binary, limits: config.limits, metrics, logger: log.child({ component: "native-data-path" }) });
+      try {
+        await native.start();
+        ref.native = native;
+      } catch (err) {
+        log.error({ err }, "native data path failed to start: serving every container with node:tls");
+        await native.close();
+      }
+    }
+  }
+  const native = ref.native;
   const set = new ContainerSet({
+    ...(native !== undefined ? { native } : {}),
     channelDir: config.channelDir,
     listenerFor: deps.listenerFor ?? listenerFactory(config),
     limits: config.limits,
@@ -74,6 +107,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger, deps: 
         logger: log,
         health: () => {
           const checks: Record<string, { ok: boolean; detail?: string }> = { watch: watch.healthy };
+          if (native !== undefined) checks.nativeDataPath = native.pid !== undefined ? { ok: true } : { ok: false, detail: "restarting" };
           for (const [guid, why] of set.failures()) checks[`container:${guid}`] = { ok: false, detail: why };
           return { healthy: Object.values(checks).every((c) => c.ok), checks };
         },
@@ -82,17 +116,20 @@ export async function startSidecar(config: SidecarConfig, logger: Logger, deps: 
   } catch (err) {
     watch.close();
     await set.close();
+    await native?.close();
     throw err;
   }
-  log.info({ mode: config.mode.kind, channelDir: config.channelDir, port: config.listenPort, containers: set.size }, "sidecar-started");
+  log.info({ mode: config.mode.kind, channelDir: config.channelDir, port: config.listenPort, containers: set.size, dataPath: native !== undefined ? "native" : "node" }, "sidecar-started");
   return {
     containers: set,
+    native,
     opsPort: ops?.port,
     rescan: () => watch.scan(set.guids()),
     async stop() {
       watch.close();
       await ops?.close();
       await set.close();
+      await native?.close();
       log.info("sidecar-stopped");
     },
   };

@@ -1,6 +1,6 @@
 // The sidecar's Prometheus metrics. Label children are resolved once here, so the per-connection
 // path only increments numbers; bytes are counted when a connection closes (socket byte counters),
-// never per chunk.
+// never per chunk. The native data path keeps its own counters; `refresh` adds them at each scrape.
 import { Counter, Gauge, type Registry } from "prom-client";
 
 export type ConnectionOutcome =
@@ -12,7 +12,7 @@ export type ConnectionOutcome =
   | "idle_timeout";
 
 export interface SidecarMetrics {
-  readonly connections: Record<ConnectionOutcome, { inc(): void }>;
+  readonly connections: Record<ConnectionOutcome, { inc(n?: number): void }>;
   readonly bytes: { readonly fromClients: { inc(n: number): void }; readonly toClients: { inc(n: number): void } };
   readonly rotations: { inc(): void };
   readonly applyFailures: { inc(): void };
@@ -20,14 +20,30 @@ export interface SidecarMetrics {
   forgetContainer(instanceGuid: string): void;
 }
 
-export function createSidecarMetrics(registry: Registry, gauges: { containers: () => number; activeConnections: () => number }): SidecarMetrics {
+/** refresh: brings in counters kept elsewhere (the native data path's) before a scrape reads them. */
+export function createSidecarMetrics(
+  registry: Registry,
+  gauges: { containers: () => number; activeConnections: () => number },
+  refresh: () => Promise<unknown> = () => Promise.resolve(),
+): SidecarMetrics {
   const connections = new Counter({
     name: "weft_sidecar_connections_total",
     help: "Client connections by outcome",
     labelNames: ["outcome"],
     registers: [registry],
+    async collect() {
+      await refresh();
+    },
   });
-  const bytes = new Counter({ name: "weft_sidecar_bytes_total", help: "Plaintext bytes proxied", labelNames: ["direction"], registers: [registry] });
+  const bytes = new Counter({
+    name: "weft_sidecar_bytes_total",
+    help: "Plaintext bytes proxied",
+    labelNames: ["direction"],
+    registers: [registry],
+    async collect() {
+      await refresh();
+    },
+  });
   const rotations = new Counter({ name: "weft_sidecar_certificate_rotations_total", help: "Certificates replaced without a restart", registers: [registry] });
   const applyFailures = new Counter({ name: "weft_sidecar_apply_failures_total", help: "Container files that could not be applied", registers: [registry] });
   const expiry = new Gauge({
@@ -48,7 +64,8 @@ export function createSidecarMetrics(registry: Registry, gauges: { containers: (
     name: "weft_sidecar_active_connections",
     help: "Open client connections",
     registers: [registry],
-    collect() {
+    async collect() {
+      await refresh();
       this.set(gauges.activeConnections());
     },
   });

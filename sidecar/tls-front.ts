@@ -19,8 +19,25 @@ import type { ProxyLimits } from "./config.js";
 import type { ServingCredentials } from "./credentials.js";
 import type { SidecarMetrics } from "./metrics.js";
 
-/** Where a front listens: a listening socket made elsewhere (inside a namespace), or host:port. */
-export type ListenTarget = { readonly server: NetServer } | { readonly host: string; readonly port: number };
+/** Where a front listens: a listening socket made elsewhere, host:port in our namespace, or
+ * host:port inside another network namespace (shared mode). For the last, the native data path
+ * binds the socket itself (setns); this front asks `open()` for one (netns-listener.ts). */
+export type ListenTarget =
+  | { readonly server: NetServer }
+  | { readonly host: string; readonly port: number }
+  | { readonly netnsPath: string; readonly host: string; readonly port: number; open(): Promise<NetServer> };
+
+/** One container's TLS listener, served by node:tls (TlsFront) or by weft-tlsd (NativeFront). */
+export interface Front {
+  /** Starts accepting; resolves with the port. */
+  listen(target: ListenTarget): Promise<number>;
+  /** New handshakes use these credentials; open connections keep theirs. */
+  rotate(creds: ServingCredentials): void | Promise<void>;
+  /** Open connections, handshakes included. */
+  readonly connections: number;
+  /** Stops listening and closes every connection. */
+  close(): Promise<void>;
+}
 
 export interface ConnectionHandler {
   /** Takes over a socket whose handshake finished. */
@@ -38,7 +55,7 @@ export interface TlsFrontOptions {
 
 const peerKey = (s: Socket): string => `${s.remoteAddress ?? ""}:${s.remotePort ?? 0}`;
 
-export class TlsFront {
+export class TlsFront implements Front {
   private readonly server: TlsServer;
   private readonly pending = new Map<string, Socket>();
   private readonly open = new Set<TLSSocket>();
@@ -97,7 +114,8 @@ export class TlsFront {
   }
 
   /** Starts accepting; resolves with the port. */
-  async listen(target: ListenTarget): Promise<number> {
+  async listen(where: ListenTarget): Promise<number> {
+    const target = "netnsPath" in where ? { server: await where.open() } : where;
     // net.Server.listen(x) falls back to a random port in our own namespace when x has no live
     // handle: refuse a closed socket rather than open a port on the cell host.
     if ("server" in target && !target.server.listening) throw new WeftError("INTERNAL", "the listening socket made in the namespace is already closed");

@@ -20,6 +20,7 @@ interface SidecarFlags {
   maxConnections: string;
   maxPendingHandshakes: string;
   netnsConcurrency: string;
+  dataPath: "native" | "node";
   logLevel: string;
 }
 
@@ -43,6 +44,7 @@ export function sidecarCommand(): Command {
     .option("--max-connections <n>", "open connections per container", String(DEFAULT_LIMITS.maxConnections))
     .option("--max-pending-handshakes <n>", "connections in their handshake per container (the oldest is closed past this)", String(DEFAULT_LIMITS.maxPendingHandshakes))
     .option("--netns-concurrency <n>", "listeners made in namespaces at once", String(SIDECAR_DEFAULTS.netns.concurrency))
+    .addOption(new Option("--data-path <path>", "who serves plain L4 containers: native (weft-tlsd, OpenSSL; node:tls when not built) or node").choices(["native", "node"]).default("native"))
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
     .action(async (flags: SidecarFlags) => {
       const port = positiveInt("port", flags.port);
@@ -62,6 +64,7 @@ export function sidecarCommand(): Command {
         listenPort: port,
         listenHost: flags.listenHost,
         limits,
+        dataPath: flags.dataPath,
         ...(opsListen !== undefined ? { opsListen: parseHostPort(opsListen, "127.0.0.1") } : {}),
         netns: Object.freeze({ ...SIDECAR_DEFAULTS.netns, concurrency: positiveInt("netns-concurrency", flags.netnsConcurrency) }),
       });

@@ -149,11 +149,14 @@ export function weftCommand(): string[] {
   return existsSync(compiled) ? [process.execPath, compiled] : [process.execPath, "--import", "tsx", join(here, "..", "..", "cli", "main.ts")];
 }
 
-/** Our sidecar for one container (per-container mode, on loopback): the same data path as shared mode. */
-export async function startOurs(f: BenchFiles, port: number, appPort: number, core: string | undefined, guid = "bench"): Promise<BenchProcess> {
+/** Our sidecar for one container (per-container mode, on loopback): the same data path as shared
+ * mode. dataPath "native" (the default) moves the bytes in its weft-tlsd child process, which
+ * inherits the core; the measured process tree includes it. */
+export async function startOurs(f: BenchFiles, port: number, appPort: number, core: string | undefined, guid = "bench", dataPath: "native" | "node" = "native"): Promise<BenchProcess> {
   const channel = join(f.dir, `channel-${port}`);
   const generation = await writeSidecarContainer(channel, { instanceGuid: guid, netnsPath: "/proc/self/ns/net", containerIp: "127.0.0.1", appPort, credentials: f.creds });
-  const p = await launch("weft-sidecar", port, [...weftCommand(), "sidecar", "--instance", guid, "--channel-dir", channel, "--listen-host", "127.0.0.1", "--port", String(port), "--log-level", "warn"], core);
+  const name = dataPath === "native" ? "weft-sidecar" : "weft-node-tls";
+  const p = await launch(name, port, [...weftCommand(), "sidecar", "--instance", guid, "--channel-dir", channel, "--listen-host", "127.0.0.1", "--port", String(port), "--data-path", dataPath, "--log-level", "warn"], core);
   await waitSidecarServing(channel, guid, generation, { timeoutMs: 30_000 });
   return p;
 }

@@ -6,13 +6,14 @@ import { readFile } from "node:fs/promises";
 import { eventually } from "../../common/eventually.js";
 import { packageRoot } from "../../common/package-root.js";
 import type { ProxyLimits } from "../config.js";
+import { processTree } from "./bench-tools.js";
 import { unusedPort } from "./harness.js";
 
 export interface ChildSidecar {
   readonly pid: number;
   readonly port: number;
   readonly opsPort: number;
-  /** Resident set size in KiB, from /proc. */
+  /** Resident set size in KiB, from /proc: the process and its children (the native data path). */
   rssKb(): Promise<number>;
   /** A sample's value: `name` alone, or with labels that must all be on the sample. */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
@@ -79,8 +80,12 @@ export async function startChildSidecar(o: { channelDir: string; instanceGuid: s
     port,
     opsPort,
     async rssKb() {
-      const status = await readFile(`/proc/${pid}/status`, "utf8");
-      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+      let kb = 0;
+      for (const p of await processTree(pid)) {
+        const status = await readFile(`/proc/${p}/status`, "utf8").catch(() => "");
+        kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      }
+      return kb;
     },
     metric,
     stop: () =>

@@ -27,7 +27,8 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { limits?: Partial<ProxyLimits>; logger?: Logger; opsPort?: number } = {}): Promise<Harness> {
+/** nativeBinary: null = as if weft-tlsd was not built (node:tls only); default the built one. */
+export async function startHarness(opts: { limits?: Partial<ProxyLimits>; logger?: Logger; opsPort?: number; nativeBinary?: string | null } = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), "weft-sidecar-"));
   const config: SidecarConfig = {
     mode: { kind: "shared" },
@@ -38,7 +39,10 @@ export async function startHarness(opts: { limits?: Partial<ProxyLimits>; logger
     ...(opts.opsPort !== undefined ? { opsListen: { host: "127.0.0.1", port: opts.opsPort } } : {}),
     netns: { nsenterPath: "nsenter", concurrency: 4, timeoutMs: 30_000 },
   };
-  const sidecar = await startSidecar(config, opts.logger ?? silentLogger, { listenerFor: () => Promise.resolve({ host: "127.0.0.1", port: 0 }) });
+  const sidecar = await startSidecar(config, opts.logger ?? silentLogger, {
+    listenerFor: () => Promise.resolve({ host: "127.0.0.1", port: 0 }),
+    ...(opts.nativeBinary !== undefined ? { nativeBinary: opts.nativeBinary } : {}),
+  });
   return {
     dir,
     sidecar,
