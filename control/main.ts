@@ -90,7 +90,7 @@ export async function startControl(config: ControlConfig, rootLogger: Logger, si
       plane: plane.deps,
       onCommitted: (rev) => {
         revisionGauge.set(rev);
-        plane.feed.kick();
+        plane.feed.kick(rev);
       },
     },
     registry,

@@ -55,7 +55,7 @@ export async function startPlane(config: ControlConfig, store: Store, log: Logge
     ...(config.caCertFile && config.caKeyFile ? { operatorRoot: readRootFiles(config.caCertFile, config.caKeyFile) } : {}),
   });
   const signer = platformSigner(ca, config.cellCertValidityMs !== undefined ? { cellCertValidityMs: config.cellCertValidityMs } : {});
-  const feed = new StateFeed(store.db, log.child({ component: "state" }));
+  const feed = new StateFeed(store.db, log.child({ component: "state" }), undefined, store.localCreates);
   await feed.start();
   const cells = new CellStore(store.db);
   const pool = createLeasePool({ network: config.overlayNetwork, subnetPrefix: config.subnetPrefix });

@@ -8,6 +8,7 @@ import type { InstanceRecord } from "../store/instance-store.js";
 import type { LeaseRecord } from "../store/lease-store.js";
 import type { SecurityGroupRecord } from "../store/security-group-store.js";
 import type { AppInfo, StateSlice } from "../store/state-reader.js";
+import type { CreatedDelta } from "../store/write-batcher.js";
 
 export interface Affected {
   readonly revision: number;
@@ -103,6 +104,22 @@ export class DesiredState {
     const apps = new Set(slice.apps);
     for (const c of slice.cells) for (const a of this.appsOnCell(c)) apps.add(a);
     return { revision: this.revision, cells, apps, kinds: slice.kinds };
+  }
+
+  /**
+   * Applies a batch of creates this replica committed (revisions delta.first..delta.last, which
+   * must follow this state's revision), with the same outcome and the same Affected as reading
+   * those revisions back: the policies and claimed tags are added, apps, routes and instances are
+   * untouched, and the cells affected are those running the apps the writes named.
+   */
+  applyCreated(delta: CreatedDelta): Affected {
+    if (delta.first !== this.revision + 1) throw new Error(`delta ${delta.first}..${delta.last} does not follow revision ${this.revision}`);
+    for (const [guid, tag] of delta.tags) this.tags.set(guid, tag);
+    for (const p of delta.policies) this.addPolicy(p);
+    this.revision = delta.last;
+    const cells = new Set<string>();
+    for (const a of delta.apps) for (const c of this.cellsOfApp(a)) cells.add(c);
+    return { revision: this.revision, cells, apps: new Set(delta.apps), kinds: new Set(["policies"]) };
   }
 
   private clear(): void {

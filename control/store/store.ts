@@ -6,7 +6,7 @@
 // ones share a transaction and its commit while each keeps its own revision.
 import type { App, Policy, PolicyFilter, Protocol, TagEntry } from "../domain/types.js";
 import type { Db, SqlClient } from "./db.js";
-import { WriteBatcher } from "./write-batcher.js";
+import { WriteBatcher, type LocalCreates } from "./write-batcher.js";
 
 interface PolicyRow {
   source_guid: string;
@@ -87,6 +87,11 @@ export class Store {
 
   constructor(readonly db: Db) {
     this.writes = new WriteBatcher(db);
+  }
+
+  /** This replica's committed create batches, for its state feed to apply without reading them back. */
+  get localCreates(): LocalCreates {
+    return this.writes;
   }
 
   async mutate<T>(fn: (tx: SqlClient) => Promise<Mutation<T>>): Promise<MutationResult<T>> {

@@ -7,7 +7,12 @@
 // each write runs alone and in arrival order inside its own subtransaction. Either way each write
 // gets its own revision or its own error. A write that arrives when nothing is in flight goes at once,
 // so a lone write is not delayed.
+//
+// A committed set-based batch is also reported as a CreatedDelta (the policies and the tags it
+// claimed, with its revision range) to the listeners of onCreated: the state feed of this replica
+// applies it from memory instead of reading it back from the store.
 import { WeftError, isWeftError } from "../../common/errors.js";
+import type { Policy, Protocol } from "../domain/types.js";
 import type { Db } from "./db.js";
 import { mapDbError } from "./db.js";
 
@@ -34,11 +39,65 @@ interface Pending {
   readonly reject: (err: Error) => void;
 }
 
-type Outcome = { rev: number | null } | { code: string; message: string };
+type Outcome = { rev: number | null; t?: [string, number][] } | { code: string; message: string };
 
-export class WriteBatcher {
+/** What one committed batch of creates changed: revisions first..last, every one of them. */
+export interface CreatedDelta {
+  readonly first: number;
+  readonly last: number;
+  /** The policies of the writes that got a revision (some may have existed before: adding is idempotent). */
+  readonly policies: readonly Policy[];
+  /** Tags claimed in the batch. */
+  readonly tags: readonly (readonly [string, number])[];
+  /** The apps named by the writes that got a revision (what their weft_changes rows list). */
+  readonly apps: readonly string[];
+}
+
+interface PolicyRow {
+  readonly s: string;
+  readonly d: string;
+  readonly p: Protocol;
+  readonly a: number;
+  readonly b: number;
+}
+
+/** The delta of a set-based batch, or undefined when its revisions are not one unbroken range. */
+function deltaOf(batch: readonly Pending[], results: readonly Outcome[]): CreatedDelta | undefined {
+  const policies: Policy[] = [];
+  const tags: [string, number][] = [];
+  const apps = new Set<string>();
+  let first = Infinity;
+  let last = -Infinity;
+  let count = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const r = results[i];
+    const w = batch[i]!.write;
+    if (r === undefined || "code" in r || r.rev === null || w.k !== "policies") continue;
+    count++;
+    first = Math.min(first, r.rev);
+    last = Math.max(last, r.rev);
+    for (const row of w.p as readonly PolicyRow[]) {
+      policies.push({ source: row.s, destination: row.d, protocol: row.p, startPort: row.a, endPort: row.b });
+      apps.add(row.s);
+      apps.add(row.d);
+    }
+    for (const [g, t] of r.t ?? []) tags.push([g, t]);
+  }
+  if (count === 0 || last - first + 1 !== count) return undefined;
+  return { first, last, policies, tags, apps: [...apps] };
+}
+
+/** This replica's committed create batches, as the state feed consumes them. */
+export interface LocalCreates {
+  onCreated(fn: (delta: CreatedDelta) => void): () => void;
+  settled(): Promise<void>;
+}
+
+export class WriteBatcher implements LocalCreates {
   private readonly queue: Pending[] = [];
   private running = false;
+  private inFlight: Promise<unknown> = Promise.resolve();
+  private readonly createdListeners = new Set<(delta: CreatedDelta) => void>();
 
   /**
    * maxWrites stays well below 64 so that a batch's subtransactions fit PostgreSQL's per-backend
@@ -59,6 +118,20 @@ export class WriteBatcher {
       this.queue.push({ write, weight: write.k === "policies" ? write.p.length : 1, resolve, reject });
       if (!this.running) void this.drain();
     });
+  }
+
+  /** Called with each committed set-based batch, before its writers are answered. */
+  onCreated(fn: (delta: CreatedDelta) => void): () => void {
+    this.createdListeners.add(fn);
+    return () => this.createdListeners.delete(fn);
+  }
+
+  /** Resolves once the batch in flight now (if any) has finished and reported its delta. */
+  settled(): Promise<void> {
+    return this.inFlight.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   private takeBatch(): Pending[] {
@@ -93,6 +166,23 @@ export class WriteBatcher {
     return res.rows[0]?.results ?? [];
   }
 
+  private async apply(batch: readonly Pending[], writes: string): Promise<Outcome[]> {
+    const set = await this.applySetBased(batch, writes);
+    if (set === undefined) return this.applyOneByOne(writes);
+    const delta = this.createdListeners.size > 0 ? deltaOf(batch, set) : undefined;
+    if (delta) {
+      for (const fn of this.createdListeners) {
+        try {
+          fn(delta);
+        } catch {
+          // The batch has committed: a listener's failure must not fail its writes. The state
+          // feed also learns of the batch from its NOTIFY and then reads it from the store.
+        }
+      }
+    }
+    return set;
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
@@ -100,7 +190,9 @@ export class WriteBatcher {
         const batch = this.takeBatch();
         try {
           const writes = JSON.stringify(batch.map((b) => b.write));
-          const results = (await this.applySetBased(batch, writes)) ?? (await this.applyOneByOne(writes));
+          const applying = this.apply(batch, writes);
+          this.inFlight = applying;
+          const results = await applying;
           batch.forEach((b, i) => {
             const r = results[i];
             if (r === undefined) b.reject(new Error(`weft_apply returned ${results.length} results for ${batch.length} writes`));
