@@ -107,7 +107,15 @@ export async function startSidecar(config: SidecarConfig, logger: Logger, deps: 
         logger: log,
         health: () => {
           const checks: Record<string, { ok: boolean; detail?: string }> = { watch: watch.healthy };
-          if (native !== undefined) checks.nativeDataPath = native.pid !== undefined ? { ok: true } : { ok: false, detail: "restarting" };
+          if (native !== undefined) {
+            const lost = native.notServed();
+            checks.nativeDataPath =
+              native.pid === undefined
+                ? { ok: false, detail: "restarting" }
+                : lost.size > 0
+                  ? { ok: false, detail: `${lost.size} containers not served after a restart: ${[...lost.values()][0]}` }
+                  : { ok: true };
+          }
           for (const [guid, why] of set.failures()) checks[`container:${guid}`] = { ok: false, detail: why };
           return { healthy: Object.values(checks).every((c) => c.ok), checks };
         },

@@ -4,7 +4,8 @@
 // - it drives the process over its stdin/stdout line protocol (add/cert/remove/stats, one reply per
 //   request, in order), with the PEM texts base64-encoded;
 // - it supervises it: when the process dies it is started again (backoff 100 ms doubling to 5 s,
-//   reset after 30 s up) and every container it served is added again on the same port;
+//   reset after 30 s up) and every container it served is added again on the same port (one that
+//   cannot be, e.g. its port taken meanwhile, is retried every 5 s and reported by notServed());
 // - it turns the process's cumulative counters into the sidecar's Prometheus counters (deltas at
 //   each scrape, so a restart loses nothing but the counts since the last scrape).
 // The binary may be missing (built without OpenSSL headers): nativeDataPathBinary() says so and the
@@ -96,6 +97,9 @@ export class NativeDataPath {
   private backoffMs: number;
   private startedAt = 0;
   private statsInFlight: Promise<NativeStats> | undefined;
+  /** Containers the current process should serve but does not (re-adding failed), with why. */
+  private readonly lost = new Map<number, string>();
+  private lostTimer: NodeJS.Timeout | undefined;
   private lastStats: NativeStats = { active: 0, pending: 0, perContainer: new Map() };
   /** Counters as last seen from the current process (they restart at 0 with it). */
   private seen: Record<CounterName, number> = NativeDataPath.zero();
@@ -189,17 +193,40 @@ export class NativeDataPath {
       if (this.child === undefined) this.scheduleRestart();
       return;
     }
-    let again = 0;
-    for (const [id, c] of this.containers) {
+    this.lost.clear();
+    for (const id of this.containers.keys()) this.lost.set(id, "not added yet");
+    await this.readdLost();
+    this.opts.logger.info({ pid: this.pid, containers: this.containers.size - this.lost.size, notServed: this.lost.size }, "native-data-path-restarted");
+  }
+
+  /** Adds again, on the same port, the containers the current process does not serve. */
+  private async readdLost(): Promise<void> {
+    clearTimeout(this.lostTimer);
+    for (const id of [...this.lost.keys()]) {
+      const c = this.containers.get(id);
+      if (c === undefined) {
+        this.lost.delete(id);
+        continue;
+      }
       try {
         // The same port as before: with port 0 (tests) the one the kernel gave the first time.
         await this.sendAdd(id, { ...c, listen: { ...c.listen, port: c.boundPort ?? c.listen.port } });
-        again++;
+        this.lost.delete(id);
       } catch (err) {
+        if (this.child === undefined || this.closed) return; // died again: the next restart re-adds
+        this.lost.set(id, errorMessage(err));
         this.opts.logger.error({ err, id }, "native-data-path-readd-failed");
       }
     }
-    this.opts.logger.info({ pid: this.pid, containers: again }, "native-data-path-restarted");
+    if (this.lost.size > 0 && !this.closed) {
+      this.lostTimer = setTimeout(() => void this.readdLost(), 5_000);
+      this.lostTimer.unref();
+    }
+  }
+
+  /** Containers that should be served natively but are not (after a restart), with why. */
+  notServed(): ReadonlyMap<number, string> {
+    return this.lost;
   }
 
   private onReply(line: string): void {
@@ -253,6 +280,7 @@ export class NativeDataPath {
 
   async remove(id: number): Promise<void> {
     if (!this.containers.delete(id)) return;
+    if (this.lost.delete(id)) return;
     try {
       await this.request(`remove ${id}`);
     } catch (err) {
@@ -310,6 +338,7 @@ export class NativeDataPath {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.lostTimer);
     const child = this.child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once("exit", () => r()));

@@ -84,8 +84,8 @@ export async function memoryShared(root: TestRoot, counts: readonly number[]): P
         ),
       );
       have = target;
-      const m = await memoryKb(await processTree(child.pid!));
-      points.push({ containers: target, ...m, processes: 1 });
+      const pids = await processTree(child.pid!); // the sidecar and its weft-tlsd
+      points.push({ containers: target, ...(await memoryKb(pids)), processes: pids.length });
     }
   } finally {
     child.kill("SIGTERM");
