@@ -6,6 +6,7 @@ import { eventually } from "../common/eventually.js";
 import { createNetnsFixture, type Cell, type Namespace, type NetnsFixture } from "../test/support/netns-fixture.js";
 import { createLinuxKernel, type LinuxKernel } from "./kernel/linux-kernel.js";
 import { ROUTER_MARK, VTEP_NAME } from "./kernel/names.js";
+import { ruleComment } from "./kernel/nft-ruleset.js";
 import { CellReconciler } from "./plan/cell-reconciler.js";
 import type { DesiredCell, DesiredContainer, DesiredPolicy } from "./plan/desired-state.js";
 import { openStream, probe, startServer } from "../test/support/netns-probes.js";
@@ -153,7 +154,18 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     const c0 = cells[0]!.ns;
     await fx.exec(c0, ["ip", "route", "del", "10.255.2.0/24", "dev", VTEP_NAME]);
     await fx.exec(c0, ["bridge", "fdb", "del", "ee:ee:0a:ff:02:00", "dev", VTEP_NAME, "self"]);
-    await fx.exec(c0, ["nft", "flush", "chain", "inet", "weft", "prerouting"]);
+    // The tag rule goes: a1 is untagged until the repair, so the local probe meets the default deny.
+    const listed = await fx.exec(c0, ["nft", "-a", "list", "chain", "inet", "weft", "forward"]);
+    const handle = new RegExp(`${ruleComment("egress-mark")}" # handle (\\d+)`).exec(listed)?.[1];
+    expect(handle).toBeDefined();
+    await fx.exec(c0, ["nft", "delete", "rule", "inet", "weft", "forward", "handle", handle!]);
+    // A base chain an older ruleset (v2) had, and this one does not: the repair deletes it.
+    await fx.exec(
+      c0,
+      ["nft", "-f", "-"],
+      `add chain inet weft prerouting { type filter hook prerouting priority mangle; policy accept; }\n` +
+        `add rule inet weft prerouting iifname != "${VTEP_NAME}" meta mark set ip saddr map @tags comment "weft:v2:egress-mark"\n`,
+    );
     await fx.exec(c0, ["nft", "delete", "element", "inet", "weft", "allow", "{ 0x1 . 10.255.1.3 . tcp }"]);
     expect(await probe(fx, ctr.a1!, "tcp", "10.255.2.2", 8080)).toMatch(/^error:/);
     expect(await probe(fx, ctr.a1!, "tcp", "10.255.1.3", 8080)).toBe("error:ECONNREFUSED");
@@ -161,6 +173,7 @@ describe.runIf(process.getuid?.() === 0)("cell data plane in network namespaces"
     expect(r0?.ops.map((o) => o.kind).sort()).toEqual(["applyRuleDelta", "setRemoteLease"]);
     expect(await probe(fx, ctr.a1!, "tcp", "10.255.2.2", 8080)).toBe("pong:10.255.1.2");
     expect(await probe(fx, ctr.a1!, "tcp", "10.255.1.3", 8080)).toBe("pong:10.255.1.2");
+    expect(await fx.exec(c0, ["nft", "list", "table", "inet", "weft"])).not.toContain("chain prerouting");
     expect((await reconcileAll()).map((r) => r.ops)).toEqual([[], []]);
   });
 

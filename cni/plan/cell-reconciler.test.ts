@@ -121,6 +121,22 @@ describe("cell reconciler", () => {
     ]);
   });
 
+  it("upgrades an older ruleset: its stale base chain goes, the others are rewritten, then nothing", async () => {
+    const kernel = createFakeKernel();
+    const rec = new CellReconciler({ kernel, netns: NS });
+    await rec.reconcile(cell([tcp(8080, 8090)]));
+    // A table written by ruleset v2: the tag rule in a prerouting chain of its own.
+    kernel.setState(NS, (s) => {
+      const baseChains = new Map(s.filter.baseChains).set("prerouting", ["weft:v2:egress-mark"]);
+      return { ...s, filter: { ...s.filter, baseChains } };
+    });
+    const r = await rec.reconcile(cell([tcp(8080, 8090)]));
+    const rules = r.ops.find((o) => o.kind === "applyRuleDelta");
+    expect(rules?.kind === "applyRuleDelta" && rules.delta.removeChains).toEqual(["prerouting"]);
+    expect(kernel.state(NS).filter.baseChains.has("prerouting")).toBe(false);
+    expect((await rec.reconcile(cell([tcp(8080, 8090)]))).ops).toEqual([]);
+  });
+
   it("repairs what was tampered with and nothing else", async () => {
     const kernel = createFakeKernel();
     const rec = new CellReconciler({ kernel, netns: NS });

@@ -12,7 +12,7 @@ import {
   type PortClass,
   type RuleDelta,
 } from "../kernel/kernel-types.js";
-import { ASG_CHAIN_PREFIX, BASE_CHAINS, EDGE_SETS, asgRuleComment, expectedBaseComments, isAsgChain } from "../kernel/nft-ruleset.js";
+import { ASG_CHAIN_PREFIX, BASE_CHAINS, BASE_CHAIN_NAMES, EDGE_SETS, asgRuleComment, expectedBaseComments, isAsgChain } from "../kernel/nft-ruleset.js";
 import { mergeRanges, subtractRanges, type PortRange } from "../kernel/port-ranges.js";
 import type { DesiredCell } from "./desired-state.js";
 import { PortClassAllocator } from "./port-classes.js";
@@ -158,6 +158,7 @@ export function planFilter(d: DesiredCell, o: ObservedFilter): FilterPlan {
   }
   for (const [ip, tag] of o.tags) if (!want.tags.has(ip)) removeTags.push({ ip, tag });
 
+  const edge = planEdge(want, o);
   const delta: RuleDelta = {
     createTable: !o.present || rebuildBaseChains.length > 0,
     rebuildBaseChains,
@@ -171,7 +172,9 @@ export function planFilter(d: DesiredCell, o: ObservedFilter): FilterPlan {
     removeAllow,
     addOverlay: [...want.overlay].filter((c) => !o.overlay.has(c)),
     removeOverlay: [...o.overlay].filter((c) => !want.overlay.has(c)),
-    ...planEdge(want, o),
+    ...edge,
+    // Chains of an older ruleset version (v2's `prerouting`): neither a base chain nor an ASG chain.
+    removeChains: [...(edge.removeChains ?? []), ...[...o.baseChains.keys()].filter((n) => !BASE_CHAIN_NAMES.has(n) && !isAsgChain(n))],
   };
   return { delta, cuts };
 }
