@@ -1,9 +1,10 @@
 // The nftables table `inet weft`, as data plus the text of one transaction.
 //
 // Packet path in a cell:
-//   forward: first, a packet from a local container gets mark = its app's tag (map @tags), so GBP
-//     carries it into the overlay; packets from the VTEP keep the mark the kernel restored from the
-//     VXLAN GBP header. Then established/related (one conntrack lookup, the fast path); a new connection
+//   forward: an established/related packet that does not enter the overlay is accepted first (the
+//     fast path: no lookup at all). Then a packet from a local container gets mark = its app's tag
+//     (map @tags), so GBP carries it into the overlay; packets from the VTEP keep the mark the
+//     kernel restored from the VXLAN GBP header. Then established/related; a new connection
 //     DNATed to a container from outside the overlay (a port mapping) gets ROUTER_MARK; then traffic
 //     to a local container goes to `ingress`: router traffic (ROUTER_MARK) is accepted; the tag is
 //     stored in ct mark (so a removed policy can cut exactly its flows); a hash map on
@@ -24,9 +25,8 @@
 //   prerouting (nat): NetIn. A TCP/UDP connection to a local address on a mapped host port is
 //     DNATed to the container (@netin_dnat), the same mapping the chained `portmap` plugin makes.
 //     The cheap tests come first, so a container's or the overlay's new flow costs no fib lookup.
-// Every hot base chain either starts with `ct state established,related accept` or (forward) with
-// only the tag lookup before it, so only a flow's first packet walks the rules; nat chains run
-// for a flow's first packet only.
+// So only a flow's first packet walks the rules (nat chains run for it alone); after it, a
+// forwarded packet costs one conntrack state test, plus the tag lookup when it enters the overlay.
 //     In forward, only a DNATed connection to a mapped container port (@netin) is router traffic.
 // A port class is the merged range list of one key, shared by every key with the same ranges, so
 // a 1-65535 range is one element and the per-packet cost is one hash and one small interval lookup
@@ -59,10 +59,14 @@ export const BASE_CHAINS: readonly BaseChain[] = [
     name: "forward",
     hook: "type filter hook forward priority filter; policy accept;",
     rules: [
-      // Every packet from a local container carries its app's tag (GBP takes it into the overlay),
-      // established or not, so this comes before the established accept. It lives here rather
-      // than in a prerouting chain of its own: nothing before forward reads the mark, and one base
-      // chain less is one hook call less for every forwarded packet.
+      // An established flow's packet that does not enter the overlay needs nothing more: its mark
+      // is read by no one (a veth into a container clears it). Same-cell and outbound traffic
+      // thus costs no tag lookup after a flow's first packet.
+      { id: "established-local", text: `ct state established,related oifname != "${VTEP_NAME}" accept` },
+      // Every other packet from a local container gets its app's tag: a new flow's (ingress and the
+      // untagged check below read it) and every packet into the overlay, established or not (GBP
+      // carries it). Here rather than in a prerouting chain of its own: nothing before forward
+      // reads the mark, and one base chain less is one hook call less for every forwarded packet.
       { id: "egress-mark", text: `iifname != "${VTEP_NAME}" meta mark set ip saddr map @tags` },
       { id: "established", text: "ct state established,related accept" },
       { id: "invalid", text: "ct state invalid drop" },
@@ -99,7 +103,9 @@ export const BASE_CHAINS: readonly BaseChain[] = [
     rules: [
       { id: "router", text: `meta mark ${hex(ROUTER_MARK)} accept` },
       { id: "tag-to-ct", text: "ct mark set meta mark" },
-      { id: "classify", text: "meta l4proto { tcp, udp } meta mark set meta mark . ip daddr . meta l4proto map @allow" },
+      // @allow holds tcp and udp keys only, so other protocols miss it and keep their tag, which
+      // is below PORT_CLASS_BASE and never in @ports: no protocol test is needed here.
+      { id: "classify", text: "meta mark set meta mark . ip daddr . meta l4proto map @allow" },
       { id: "ports", text: "meta mark . th dport @ports accept" },
       { id: "reject-tcp", text: "meta l4proto tcp reject with tcp reset" },
       { id: "reject", text: "reject with icmpx type port-unreachable" },
@@ -121,7 +127,8 @@ export const BASE_CHAINS: readonly BaseChain[] = [
   {
     name: "postrouting",
     hook: "type nat hook postrouting priority srcnat; policy accept;",
-    rules: [{ id: "masquerade", text: `ip saddr @containers ip daddr != @overlay oifname != "${VTEP_NAME}" masquerade` }],
+    // The overlay test first: a new flow between containers (the common case) costs one lookup.
+    rules: [{ id: "masquerade", text: `ip daddr != @overlay ip saddr @containers oifname != "${VTEP_NAME}" masquerade` }],
   },
 ];
 
