@@ -8,6 +8,14 @@
 // gets its own revision or its own error. A write that arrives when nothing is in flight goes at once,
 // so a lone write is not delayed.
 //
+// Busy writers that each wait for their answer (API clients) would otherwise settle into two
+// alternating halves: those answered by one batch come back while the next, holding the others,
+// is in flight. So after a batch the batcher waits (at most gatherMs) until as many writes as it
+// just answered plus those already waiting are queued, and sends them as one batch; a writer that
+// does not come back costs at most gatherMs once, after which the expected count follows what came.
+// Measured with 8 clients (WEFT_BENCH_POLICIES=30000 node dist/bench/api.js, load 7-10): 3.9 ->
+// 7.2 creates per batch, CPU per create 0.39-0.43 -> 0.28-0.38 ms (fewer commits and NOTIFYs).
+//
 // A committed set-based batch is also reported as a CreatedDelta (the policies and the tags it
 // claimed, with its revision range) to the listeners of onCreated: the state feed of this replica
 // applies it from memory instead of reading it back from the store.
@@ -97,6 +105,9 @@ export class WriteBatcher implements LocalCreates {
   private readonly queue: Pending[] = [];
   private running = false;
   private inFlight: Promise<unknown> = Promise.resolve();
+  /** While gathering: the queue length that ends the wait, and how to end it. */
+  private target = 0;
+  private wake: (() => void) | undefined;
   private readonly createdListeners = new Set<(delta: CreatedDelta) => void>();
 
   /**
@@ -107,6 +118,7 @@ export class WriteBatcher implements LocalCreates {
     private readonly db: Db,
     private readonly maxWrites = 32,
     private readonly maxWeight = 2000,
+    private readonly gatherMs = 2,
   ) {}
 
   /** Resolves with the write's revision (null when it changed nothing), or rejects with its error. */
@@ -117,6 +129,7 @@ export class WriteBatcher implements LocalCreates {
     return new Promise((resolve, reject) => {
       this.queue.push({ write, weight: write.k === "policies" ? write.p.length : 1, resolve, reject });
       if (!this.running) void this.drain();
+      else if (this.wake && this.queue.length >= this.target) this.wake();
     });
   }
 
@@ -183,6 +196,25 @@ export class WriteBatcher implements LocalCreates {
     return set;
   }
 
+  /**
+   * After a batch: the writers it just answered tend to write again at once, so wait (at most
+   * gatherMs) until as many writes as that batch had plus those already waiting are queued, and
+   * let them share the next batch instead of alternating in two halves.
+   */
+  private async gather(target: number): Promise<void> {
+    if (this.queue.length >= target) return;
+    this.target = target;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), this.gatherMs);
+      timer.unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
@@ -202,6 +234,7 @@ export class WriteBatcher implements LocalCreates {
         } catch (err) {
           for (const b of batch) b.reject(err instanceof Error ? err : new Error(String(err)));
         }
+        if (this.gatherMs > 0) await this.gather(Math.min(this.maxWrites, batch.length + this.queue.length));
       }
     } finally {
       this.running = false;
