@@ -5,8 +5,12 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../common/eventually.js";
+import { createServer, type Server } from "node:net";
 import { silentLogger } from "../common/logger.js";
-import { nativeDataPathBinary } from "./native-dp.js";
+import { checkCredentials } from "./credentials.js";
+import { DEFAULT_LIMITS } from "./config.js";
+import { noopSidecarMetrics } from "./metrics.js";
+import { NativeDataPath, nativeDataPathBinary } from "./native-dp.js";
 import { connectTls, echoWithBye, readAll, startApp, startHarness, unusedPort, type Harness, type TestApp } from "./testing/harness.js";
 import { createTestRoot, issueInstance, type IssuedCredentials, type TestRoot } from "../test/support/test-pki.js";
 
@@ -166,6 +170,40 @@ describe.skipIf(BINARY === undefined)("native data path", () => {
       await eventually(async () => expect(await metric("weft_sidecar_active_connections", "")).toBe(0));
       await h.remove("count");
     });
+  });
+
+  it("retries a container whose port was taken while it restarted, and reports it meanwhile", async () => {
+    const dp = new NativeDataPath({ binary: BINARY!, limits: DEFAULT_LIMITS, metrics: noopSidecarMetrics(), logger: silentLogger, backoff: { initialMs: 1_000, maxMs: 1_000 } });
+    let squatter: Server | undefined;
+    try {
+      await dp.start();
+      const { port } = await dp.add({ listen: { host: "127.0.0.1", port: 0 }, upstream: { host: "127.0.0.1", port: app.port }, alpn: [], creds: checkCredentials(creds) });
+      const starts = dp.starts;
+      process.kill(dp.pid!, "SIGKILL");
+      // Take its port before it is started again (1 s later).
+      squatter = await eventually(
+        () =>
+          new Promise<Server>((resolve, reject) => {
+            const s = createServer();
+            s.once("error", reject);
+            s.listen(port, "127.0.0.1", () => resolve(s));
+          }),
+        { timeoutMs: 900, intervalMs: 10 },
+      );
+      await eventually(() => {
+        expect(dp.starts).toBe(starts + 1);
+        expect([...dp.notServed().values()][0]).toMatch(/Address already in use/);
+      }, { timeoutMs: 10_000 });
+      await new Promise<void>((r) => squatter!.close(() => r()));
+      squatter = undefined;
+      await eventually(() => expect(dp.notServed().size).toBe(0), { timeoutMs: 15_000 });
+      const s = await connectTls({ port, ca: root.root.certPem, servername: NAME });
+      s.end("back");
+      expect((await readAll(s)).toString()).toBe("backbye");
+    } finally {
+      squatter?.close();
+      await dp.close();
+    }
   });
 
   it("serves with node:tls when the binary was not built", async () => {
