@@ -21,8 +21,11 @@
  * A rotation builds a new SSL_CTX for new handshakes; open connections keep the one they started
  * with (SSL objects hold a reference).
  *
- * Per connection: handshake -> connect to the app -> proxy both ways. Backpressure: a side is read
- * only while its peer has nothing queued. Half-close: client close_notify/EOF -> shutdown(SHUT_WR)
+ * Per connection: handshake -> connect to the app -> proxy both ways. The app is read 64 KiB at a
+ * time; the TLS records SSL writes go through a small write BIO that gathers them in one process-
+ * wide buffer and sends them with one send() (4 records, one syscall); only what the client's
+ * socket does not take is copied into a per-connection queue. Backpressure: a side is read only
+ * while its peer has nothing queued. Half-close: client close_notify/EOF -> shutdown(SHUT_WR)
  * upstream; app EOF -> close_notify + FIN to the client; the connection ends when both directions
  * have. Any error, or the app refusing, closes both at once. Deadlines (handshake, connect, idle)
  * are kept in FIFO lists, each of fixed length, so each check looks only at list heads.
@@ -56,7 +59,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#define IO_BUF (16 * 1024)
+#define IO_BUF (64 * 1024)
+#define STAGE_BUF (IO_BUF + 4 * 1024) /* the records of one IO_BUF of plaintext */
+#define OUTQ_MAX (256 * 1024)
 #define MAX_LINE (1 << 20)
 #define MAX_EVENTS 256
 #define ACCEPT_BATCH 64
@@ -136,8 +141,12 @@ struct conn {
   /* app -> client bytes not yet taken by SSL_write */
   unsigned char *u2c;
   size_t u2c_off, u2c_len;
+  /* TLS records for the client that its socket did not take yet */
+  unsigned char *outq;
+  size_t outq_off, outq_len;
+  BIO *wbio;
   unsigned client_eof : 1, up_eof : 1, up_shut : 1, tls_shut : 1, tls_shut_done : 1, read_wants_write : 1,
-      write_wants_read : 1, shut_wants_write : 1, dead : 1;
+      write_wants_read : 1, shut_wants_write : 1, fin_pending : 1, dead : 1;
 };
 
 static int epfd;
@@ -145,6 +154,12 @@ static int netns_self = -1;
 static int64_t now_ms;
 static struct link containers, hs_list, connect_list, idle_list, graveyard_conns, graveyard_cts;
 static unsigned char iobuf[IO_BUF];
+/* Records SSL writes for one connection are gathered here and sent with one send() (a 64 KiB read
+ * from the app becomes 4 records and one syscall instead of 4). */
+static unsigned char stage[STAGE_BUF];
+static size_t stage_len;
+static struct conn *stage_owner;
+static BIO_METHOD *wmeth;
 static unsigned char *line_buf;
 static size_t line_len;
 static int line_discard;
@@ -246,8 +261,15 @@ static void conn_close(struct conn *c) {
   if (c->cfd >= 0) close(c->cfd);
   if (c->ufd >= 0) close(c->ufd);
   c->cfd = c->ufd = -1;
-  if (c->ssl) SSL_free(c->ssl);
+  if (c->ssl) SSL_free(c->ssl); /* frees the BIOs */
   c->ssl = NULL;
+  if (stage_owner == c) {
+    stage_owner = NULL;
+    stage_len = 0;
+  }
+  free(c->outq);
+  c->outq = NULL;
+  c->outq_len = 0;
   conn_free(c);
 }
 
@@ -269,18 +291,124 @@ static int set_nonblock_nodelay(int fd) {
   return 0;
 }
 
+/* Sends what is queued for the client, then what is staged. -1: the client is gone. */
+static int flush_out(struct conn *c) {
+  while (c->outq_len > 0) {
+    ssize_t w = send(c->cfd, c->outq + c->outq_off, c->outq_len, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return 0;
+      return -1;
+    }
+    c->outq_off += (size_t)w;
+    c->outq_len -= (size_t)w;
+  }
+  if (c->outq != NULL) {
+    free(c->outq);
+    c->outq = NULL;
+    c->outq_off = 0;
+  }
+  if (stage_owner != c || stage_len == 0) return 0;
+  size_t off = 0;
+  while (off < stage_len) {
+    ssize_t w = send(c->cfd, stage + off, stage_len - off, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      stage_len = 0;
+      stage_owner = NULL;
+      return -1;
+    }
+    off += (size_t)w;
+  }
+  if (off < stage_len) {
+    c->outq = malloc(stage_len - off);
+    if (c->outq == NULL) return -1;
+    memcpy(c->outq, stage + off, stage_len - off);
+    c->outq_len = stage_len - off;
+    c->outq_off = 0;
+  }
+  stage_len = 0;
+  stage_owner = NULL;
+  return 0;
+}
+
+static int outq_append(struct conn *c, const void *data, size_t len) {
+  if (c->outq_off > 0) {
+    memmove(c->outq, c->outq + c->outq_off, c->outq_len);
+    c->outq_off = 0;
+  }
+  unsigned char *q = realloc(c->outq, c->outq_len + len);
+  if (q == NULL) return -1;
+  memcpy(q + c->outq_len, data, len);
+  c->outq = q;
+  c->outq_len += len;
+  return 0;
+}
+
+static int wbio_write(BIO *b, const char *data, int len) {
+  struct conn *c = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (len <= 0) return 0;
+  if (c->outq_len > 0) { /* the socket is full: queue, up to a bound */
+    if (c->outq_len >= OUTQ_MAX) {
+      BIO_set_retry_write(b);
+      return -1;
+    }
+    return outq_append(c, data, (size_t)len) < 0 ? -1 : len;
+  }
+  if (stage_owner != NULL && stage_owner != c && flush_out(stage_owner) < 0) {
+    /* the other connection failed; its close comes with its next event */
+  }
+  if (stage_len + (size_t)len > sizeof stage) {
+    if (flush_out(c) < 0) return -1;
+    if (c->outq_len > 0) return outq_append(c, data, (size_t)len) < 0 ? -1 : len;
+    if ((size_t)len > sizeof stage) { /* larger than the stage: straight to the queue */
+      if (outq_append(c, data, (size_t)len) < 0) return -1;
+      return flush_out(c) < 0 ? -1 : len;
+    }
+  }
+  memcpy(stage + stage_len, data, (size_t)len);
+  stage_len += (size_t)len;
+  stage_owner = c;
+  return len;
+}
+
+static long wbio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)num;
+  (void)ptr;
+  struct conn *c = BIO_get_data(b);
+  switch (cmd) {
+  case BIO_CTRL_FLUSH:
+    return flush_out(c) < 0 ? 0 : 1;
+  case BIO_CTRL_WPENDING:
+  case BIO_CTRL_PENDING:
+    return (long)(c->outq_len + (stage_owner == c ? stage_len : 0));
+  case BIO_CTRL_GET_CLOSE:
+  case BIO_CTRL_SET_CLOSE:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int wbio_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
 /* Desired epoll interest of both sockets, from the connection's state. */
 static int update_interest(struct conn *c) {
   uint32_t cw = 0, uw = 0;
   if (c->phase == P_HANDSHAKE) {
-    cw = SSL_want_write(c->ssl) ? EPOLLOUT : EPOLLIN;
+    cw = SSL_want_write(c->ssl) || c->outq_len > 0 ? EPOLLOUT : EPOLLIN;
   } else if (c->phase == P_CONNECTING) {
-    cw = 0;
+    cw = c->outq_len > 0 ? EPOLLOUT : 0;
     uw = EPOLLOUT;
   } else {
     if ((!c->client_eof && c->c2u_len == 0) || c->write_wants_read) cw |= EPOLLIN;
-    if (c->u2c_len > 0 || c->read_wants_write || c->shut_wants_write) cw |= EPOLLOUT;
-    if (!c->up_eof && c->u2c_len == 0) uw |= EPOLLIN;
+    if (c->u2c_len > 0 || c->outq_len > 0 || c->read_wants_write || c->shut_wants_write) cw |= EPOLLOUT;
+    if (!c->up_eof && c->u2c_len == 0 && c->outq_len == 0) uw |= EPOLLIN;
     if (c->c2u_len > 0) uw |= EPOLLOUT;
   }
   if (ep_set(c->cfd, &c->cep, &c->cev, cw) < 0) return -1;
@@ -290,7 +418,17 @@ static int update_interest(struct conn *c) {
 
 static void maybe_finish(struct conn *c) {
   if (c->dead) return;
-  if (c->client_eof && c->up_eof && c->c2u_len == 0 && c->u2c_len == 0 && c->tls_shut_done) conn_close(c);
+  if (c->client_eof && c->up_eof && c->c2u_len == 0 && c->u2c_len == 0 && c->outq_len == 0 && c->tls_shut_done && !c->fin_pending) conn_close(c);
+}
+
+/* FIN to the client once every record before it is out. */
+static int send_fin(struct conn *c) {
+  if (!c->fin_pending) return 0;
+  if (flush_out(c) < 0) return -1;
+  if (c->outq_len > 0) return 0; /* again when the socket drains */
+  c->fin_pending = 0;
+  shutdown(c->cfd, SHUT_WR);
+  return 0;
 }
 
 /* Sends close_notify, then FIN. Returns -1 when the connection failed. */
@@ -302,8 +440,8 @@ static int tls_shutdown(struct conn *c) {
   if (r >= 0) {
     c->shut_wants_write = 0;
     c->tls_shut_done = 1;
-    shutdown(c->cfd, SHUT_WR);
-    return 0;
+    c->fin_pending = 1;
+    return send_fin(c);
   }
   int e = SSL_get_error(c->ssl, r);
   if (e == SSL_ERROR_WANT_WRITE) {
@@ -312,8 +450,8 @@ static int tls_shutdown(struct conn *c) {
   }
   if (e == SSL_ERROR_WANT_READ) { /* shutdown sent, waiting for the peer's is not our business */
     c->tls_shut_done = 1;
-    shutdown(c->cfd, SHUT_WR);
-    return 0;
+    c->fin_pending = 1;
+    return send_fin(c);
   }
   return -1;
 }
@@ -410,10 +548,11 @@ static int pump_u2c(struct conn *c, int readable) {
       readable = 1; /* LT epoll would tell, but try once: the common case is more data */
     }
     if (c->up_eof) {
+      if (flush_out(c) < 0) return -1;
       if (!c->tls_shut || c->shut_wants_write) return tls_shutdown(c);
-      return 0;
+      return send_fin(c);
     }
-    if (!readable) return 0;
+    if (!readable || c->outq_len > 0) return 0;
     ssize_t r = recv(c->ufd, iobuf, sizeof iobuf, 0);
     if (r < 0) {
       if (errno == EAGAIN || errno == EINTR) return 0;
@@ -434,6 +573,7 @@ static int pump_u2c(struct conn *c, int readable) {
       if (e == SSL_ERROR_WANT_READ) c->write_wants_read = 1;
       else if (e != SSL_ERROR_WANT_WRITE) return -1;
     }
+    if (flush_out(c) < 0) return -1;
     if (taken < r) {
       c->u2c = malloc((size_t)r - (size_t)taken);
       if (c->u2c == NULL) return -1;
@@ -443,18 +583,26 @@ static int pump_u2c(struct conn *c, int readable) {
       if (n > 0) continue; /* partial write: try the rest now */
       return 0;
     }
-    readable = (size_t)r == sizeof iobuf; /* a short read drained the socket */
+    readable = (size_t)r == sizeof iobuf && c->outq_len == 0; /* a short read drained the socket */
   }
 }
 
 static void run_open(struct conn *c, int c_in, int c_out, int u_in, int u_out) {
   if (c->dead) return;
+  if (c_out && c->outq_len > 0) {
+    if (flush_out(c) < 0) goto fail;
+    if (c->outq_len == 0) {
+      u_in = 1; /* room again: take what the app has */
+      if (send_fin(c) < 0) goto fail;
+    }
+  }
   int c2u_go = c_in || u_out || (c->read_wants_write && c_out);
   int u2c_go = u_in || c_out || (c->write_wants_read && c_in);
   if (c2u_go && pump_c2u(c, c_in || (c->read_wants_write && c_out)) < 0) goto fail;
   if (u2c_go && pump_u2c(c, u_in) < 0) goto fail;
   /* The client's reading freed SSL to take more from a stalled write, or vice versa. */
   if (u_out && c->c2u_len == 0 && !c->client_eof && SSL_has_pending(c->ssl) && pump_c2u(c, 1) < 0) goto fail;
+  if (flush_out(c) < 0) goto fail; /* records SSL_read wrote (tickets, key updates, alerts) */
   maybe_finish(c);
   if (c->dead) return;
   if (update_interest(c) < 0) goto fail;
@@ -495,8 +643,14 @@ static void on_connected(struct conn *c) {
 }
 
 static void do_handshake(struct conn *c) {
+  if (c->outq_len > 0 && flush_out(c) < 0) {
+    st.handshake_failed++;
+    conn_close(c);
+    return;
+  }
   ERR_clear_error();
   int r = SSL_do_handshake(c->ssl);
+  if (flush_out(c) < 0) r = -1;
   if (r == 1) {
     start_connect(c);
     return;
@@ -530,13 +684,18 @@ static void on_accept(struct container *ct) {
     }
     struct conn *c = calloc(1, sizeof *c);
     SSL *ssl = c ? SSL_new(ct->ctx) : NULL;
-    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+    BIO *rb = ssl ? BIO_new_socket(fd, BIO_NOCLOSE) : NULL, *wb = rb ? BIO_new(wmeth) : NULL;
+    if (wb == NULL) {
+      if (rb) BIO_free(rb);
       if (ssl) SSL_free(ssl);
       free(c);
       close(fd);
       st.refused++;
       continue;
     }
+    BIO_set_data(wb, c);
+    SSL_set_bio(ssl, rb, wb);
+    c->wbio = wb;
     set_nonblock_nodelay(fd);
     SSL_set_accept_state(ssl);
     c->cep = (struct endpoint){K_CLIENT, c};
@@ -1032,6 +1191,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "weft-tlsd: /proc/self/ns/net: %s\n", strerror(errno));
     return 71;
   }
+  wmeth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "weft-tlsd staged writes");
+  if (wmeth == NULL || !BIO_meth_set_write(wmeth, wbio_write) || !BIO_meth_set_ctrl(wmeth, wbio_ctrl) || !BIO_meth_set_create(wmeth, wbio_create)) return 71;
   line_buf = malloc(MAX_LINE + 1);
   epfd = epoll_create1(EPOLL_CLOEXEC);
   if (line_buf == NULL || epfd < 0) return 71;
@@ -1093,6 +1254,7 @@ int main(int argc, char **argv) {
         if (c->phase == P_HANDSHAKE) do_handshake(c);
         else if (c->phase == P_OPEN) run_open(c, in, outw, 0, 0);
         else if (e & (EPOLLHUP | EPOLLERR)) conn_close(c); /* gone while we connect upstream */
+        else if (flush_out(c) < 0 || update_interest(c) < 0) conn_close(c); /* handshake records still queued */
         break;
       }
       case K_UPSTREAM: {
