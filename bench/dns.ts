@@ -13,13 +13,17 @@
 // 10,000 q/s (dnsperf -Q 10000 -v, percentiles computed from its per-query lines, since dnsperf
 // 2.10 reports only mean and deviation). Writes bench/results/dns.json.
 //
-// Internally the same script is also Weft's server process: `--serve-weft PORT REGISTRY_FILE`.
+// Internally the same script is also Weft's server process: `--serve-weft PORT REGISTRY_FILE`, run
+// with the Node flags `weft dns` gets from its launcher (cli/node-flags.ts). This process (it reads
+// dnsperf's per-query output) pins itself to dnsperf's core, so only the server under test runs on
+// the server core.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DNS_NODE_FLAGS } from "../cli/node-flags.js";
 import { createLogger } from "../common/logger.js";
 import { startDns } from "../dns/main.js";
 import type { RegistryRoute } from "../dns/registry.js";
@@ -81,7 +85,7 @@ function startServer(name: string, port: number, dir: string): Server {
   const asNobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "taskset", "-c", SERVER_CORE];
   let argv: string[];
   if (name === "weft") {
-    argv = [...asNobody, process.execPath, fileURLToPath(import.meta.url), "--serve-weft", String(port), join(dir, "registry.json")];
+    argv = [...asNobody, process.execPath, ...DNS_NODE_FLAGS, fileURLToPath(import.meta.url), "--serve-weft", String(port), join(dir, "registry.json")];
   } else if (name === "dnsmasq") {
     const conf = [`port=${port}`, "listen-address=127.0.0.1", "bind-interfaces", "no-resolv", "no-hosts", `addn-hosts=${join(dir, "hosts")}`, "local=/apps.internal/", "pid-file=", "cache-size=10000"];
     writeFileSync(join(dir, "dnsmasq.conf"), conf.join("\n") + "\n");
@@ -165,6 +169,8 @@ async function main(): Promise<void> {
   for (const tool of ["dnsperf", "dnsmasq", "unbound", "taskset", "setpriv"]) {
     if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed (apt-get install -y dnsperf dnsmasq-base unbound util-linux)`);
   }
+  // All threads of this process onto the client core: it must not preempt the server under test.
+  if (spawnSync("taskset", ["-a", "-p", "-c", CLIENT_CORE, String(process.pid)], { stdio: "ignore" }).status !== 0) throw new Error("taskset could not pin the bench process");
   const dir = mkdtempSync(join(tmpdir(), "weft-bench-dns-"));
   chmodSync(dir, 0o755);
   const servers: Server[] = [];

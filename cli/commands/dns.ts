@@ -75,6 +75,11 @@ export function dnsCommand(): Command {
         };
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
+        // Started by bin/weft.js with Node flags (cli/node-flags.ts): stop when the launcher is gone.
+        if (process.channel) {
+          process.channel.unref();
+          process.once("disconnect", () => stop("launcher-exited"));
+        }
       });
       await running.stop();
       logger.flush();
