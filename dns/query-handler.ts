@@ -11,7 +11,7 @@ import { WeftError, errorMessage } from "../common/errors.js";
 import { silentLogger, type Logger } from "../common/logger.js";
 import type { DnsStats } from "./dns-metrics.js";
 import type { Forwarder } from "./forwarder.js";
-import { parseQuery, type Query } from "./query-parser.js";
+import { DROPPED_RESPONSE, DROPPED_SHORT, PARSED, ParsedQuery, parseQueryInto, type Query } from "./query-parser.js";
 import type { DnsRegistry } from "./registry.js";
 import { buildAnswer, buildEmpty, buildHeaderOnly, buildTruncated, responseLimit } from "./response-builder.js";
 import {
@@ -51,6 +51,8 @@ export interface QueryHandlerOptions {
 export class QueryHandler {
   private readonly domainWires: readonly Buffer[];
   private readonly log: Logger;
+  /** Parsed into by every answer(): handle() runs to completion, so one is enough. */
+  private readonly scratch = new ParsedQuery();
 
   constructor(private readonly opts: QueryHandlerOptions) {
     this.domainWires = opts.domains.map((d) => {
@@ -97,14 +99,15 @@ export class QueryHandler {
   }
 
   private answer<C>(msg: Buffer, channel: ReplyChannel<C>, ctx: C): HandleOutcome {
-    const q = parseQuery(msg);
+    const q = this.scratch;
+    const status = parseQueryInto(msg, q);
     const { serverUdpSize, registry } = this.opts;
-    if (q.kind === "drop") {
-      this.opts.stats.dropped++;
-      return "dropped";
-    }
-    if (q.kind === "error") {
-      this.reply(channel, ctx, buildHeaderOnly(msg, q.rcode), q.rcode, false);
+    if (status !== PARSED) {
+      if (status === DROPPED_SHORT || status === DROPPED_RESPONSE) {
+        this.opts.stats.dropped++;
+        return "dropped";
+      }
+      this.reply(channel, ctx, buildHeaderOnly(msg, status), status, false);
       return "sent";
     }
     if (q.ednsVersion > 0) {
@@ -112,7 +115,8 @@ export class QueryHandler {
       return "sent";
     }
     if (!this.isInternal(msg, q)) {
-      this.forward(msg, q, channel, ctx);
+      // The scratch query is overwritten by the next message; the forward outlives this call.
+      this.forward(msg, { ...q }, channel, ctx);
       return "deferred";
     }
     if (!registry.ready) {

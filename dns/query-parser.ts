@@ -85,32 +85,68 @@ function skipName(msg: Buffer, o: number): number {
   }
 }
 
+/** What parseQueryInto found: PARSED (the fields are set), a drop, or FORMERR/NOTIMP. */
+export const PARSED = 0;
+export const DROPPED_SHORT = -1;
+export const DROPPED_RESPONSE = -2;
+
+/**
+ * The fields of a Query, overwritten by each parseQueryInto: the UDP and TCP paths reuse one per
+ * handler, so parsing a query allocates nothing. Copy it ({ ...q }) to keep it past the call.
+ */
+export class ParsedQuery implements Query {
+  readonly kind = "query";
+  rd = 0;
+  cd = 0;
+  nameEnd = 0;
+  nameHash = 0;
+  qtype = 0;
+  qclass = 0;
+  questionEnd = 0;
+  ednsUdpSize = 0;
+  ednsVersion = 0;
+  ednsDo = false;
+}
+
 export function parseQuery(msg: Buffer): ParseResult {
+  const q = new ParsedQuery();
+  const status = parseQueryInto(msg, q);
+  if (status === PARSED) return { ...q };
+  if (status === DROPPED_SHORT) return DROP_SHORT;
+  if (status === DROPPED_RESPONSE) return DROP_RESPONSE;
+  return status === RCODE_NOTIMP ? NOTIMP : FORMERR;
+}
+
+/**
+ * Parses `msg` into `out`. Returns PARSED, DROPPED_SHORT, DROPPED_RESPONSE, or the rcode to answer
+ * with the header alone (RCODE_FORMERR or RCODE_NOTIMP); `out` is meaningful only after PARSED.
+ */
+export function parseQueryInto(msg: Buffer, out: ParsedQuery): number {
   const len = msg.length;
-  if (len < HEADER_SIZE) return DROP_SHORT;
+  if (len < HEADER_SIZE) return DROPPED_SHORT;
   const b2 = msg[2]!;
-  if (b2 & FLAG_QR) return DROP_RESPONSE;
-  if ((b2 >> 3) & 0x0f) return NOTIMP;
-  if (msg[4] !== 0 || msg[5] !== 1) return FORMERR;
+  if (b2 & FLAG_QR) return DROPPED_RESPONSE;
+  if ((b2 >> 3) & 0x0f) return RCODE_NOTIMP;
+  if (msg[4] !== 0 || msg[5] !== 1) return RCODE_FORMERR;
 
   // The question name: plain labels only, hashed (hashWire, inlined) on the way.
   let o = HEADER_SIZE;
   let total = 1;
   let hash = 0x811c9dc5;
   for (;;) {
-    if (o >= len) return FORMERR;
+    if (o >= len) return RCODE_FORMERR;
     const l = msg[o]!;
     if (l === 0) break;
-    if (l > MAX_LABEL_LENGTH) return FORMERR;
+    if (l > MAX_LABEL_LENGTH) return RCODE_FORMERR;
     total += l + 1;
-    if (total > MAX_NAME_WIRE_LENGTH || o + l >= len) return FORMERR;
+    if (total > MAX_NAME_WIRE_LENGTH || o + l >= len) return RCODE_FORMERR;
     hash = Math.imul(hash ^ l, 0x01000193);
     for (let i = o + 1, end = o + 1 + l; i < end; i++) hash = Math.imul(hash ^ lowerByte(msg[i]!), 0x01000193);
     o += l + 1;
   }
   const nameEnd = o;
   o += 5;
-  if (o > len) return FORMERR;
+  if (o > len) return RCODE_FORMERR;
   const qtype = (msg[nameEnd + 1]! << 8) | msg[nameEnd + 2]!;
   const qclass = (msg[nameEnd + 3]! << 8) | msg[nameEnd + 4]!;
   const questionEnd = o;
@@ -126,15 +162,15 @@ export function parseQuery(msg: Buffer): ParseResult {
   for (let i = 0; i < records; i++) {
     const nameStart = o;
     o = skipName(msg, o);
-    if (o < 0 || o + 10 > len) return FORMERR;
+    if (o < 0 || o + 10 > len) return RCODE_FORMERR;
     const type = (msg[o]! << 8) | msg[o + 1]!;
     const rdlength = (msg[o + 8]! << 8) | msg[o + 9]!;
     const rdata = o + 10;
     const next = rdata + rdlength;
-    if (next > len) return FORMERR;
+    if (next > len) return RCODE_FORMERR;
     if (type === TYPE_OPT) {
       // RFC 6891 section 6.1.1: at most one OPT, owned by the root, in the additional section.
-      if (sawOpt || i < records - additional || o !== nameStart + 1) return FORMERR;
+      if (sawOpt || i < records - additional || o !== nameStart + 1) return RCODE_FORMERR;
       sawOpt = true;
       // 0 means "no OPT record" to callers; an advertised 0 is raised to 512 by the response builder.
       ednsUdpSize = Math.max(1, (msg[o + 2]! << 8) | msg[o + 3]!);
@@ -143,26 +179,24 @@ export function parseQuery(msg: Buffer): ParseResult {
       // The options must tile the RDATA exactly.
       let p = rdata;
       while (p < next) {
-        if (p + 4 > next) return FORMERR;
+        if (p + 4 > next) return RCODE_FORMERR;
         p += 4 + ((msg[p + 2]! << 8) | msg[p + 3]!);
       }
-      if (p !== next) return FORMERR;
+      if (p !== next) return RCODE_FORMERR;
     }
     o = next;
   }
-  if (o !== len) return FORMERR;
+  if (o !== len) return RCODE_FORMERR;
 
-  return {
-    kind: "query",
-    rd: b2 & FLAG_RD,
-    cd: msg[3]! & FLAG_CD,
-    nameEnd,
-    nameHash: hash & 0x3fffffff,
-    qtype,
-    qclass,
-    questionEnd,
-    ednsUdpSize,
-    ednsVersion,
-    ednsDo,
-  };
+  out.rd = b2 & FLAG_RD;
+  out.cd = msg[3]! & FLAG_CD;
+  out.nameEnd = nameEnd;
+  out.nameHash = hash & 0x3fffffff;
+  out.qtype = qtype;
+  out.qclass = qclass;
+  out.questionEnd = questionEnd;
+  out.ednsUdpSize = ednsUdpSize;
+  out.ednsVersion = ednsVersion;
+  out.ednsDo = ednsDo;
+  return PARSED;
 }

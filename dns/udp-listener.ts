@@ -6,6 +6,8 @@ import { errorMessage } from "../common/errors.js";
 import { silentLogger, type Logger } from "../common/logger.js";
 import type { QueryHandler, ReplyChannel } from "./query-handler.js";
 
+const EMPTY = Buffer.alloc(0);
+
 export interface UdpListener {
   readonly port: number;
   close(): Promise<void>;
@@ -20,10 +22,40 @@ export async function startUdpListener(opts: { host: string; port: number; handl
   const lookup = (address: string, _options: unknown, callback: (err: null, address: string, family: number) => void) => callback(null, address, family);
   const socket: Socket = createSocket({ type: family === 6 ? "udp6" : "udp4", lookup });
   let closed = false;
+  let sendErrors = 0;
+  const sendFailed = (err: unknown) => {
+    // Log the first and then every 1000th, so a flood cannot flood the log too.
+    if (sendErrors++ % 1000 === 0) log.warn({ err: errorMessage(err), count: sendErrors }, "udp-socket-failed");
+  };
+  // Replies wait until the datagrams of this poll phase are read (setImmediate runs right after
+  // it), then go out back to back: a client that sleeps between replies is woken once per burst
+  // rather than once per reply, and that wakeup is paid inside our sendmsg.
+  const replies: Buffer[] = [];
+  const ports: number[] = [];
+  const addresses: string[] = [];
+  let queued = 0;
+  const flush = () => {
+    const n = queued;
+    queued = 0;
+    for (let i = 0; i < n; i++) {
+      try {
+        if (!closed) socket.send(replies[i]!, ports[i], addresses[i]);
+      } catch (err) {
+        // A peer Node will not send to (source port 0, say): this reply is lost, never the process.
+        sendFailed(err);
+      }
+      replies[i] = EMPTY;
+    }
+  };
   const channel: ReplyChannel<RemoteInfo> = {
     udp: true,
     send(peer, response) {
-      if (!closed) socket.send(response, peer.port, peer.address);
+      if (closed) return;
+      if (queued === 0) setImmediate(flush);
+      replies[queued] = response;
+      ports[queued] = peer.port;
+      addresses[queued] = peer.address;
+      queued++;
     },
   };
   await new Promise<void>((resolve, reject) => {
@@ -33,11 +65,7 @@ export async function startUdpListener(opts: { host: string; port: number; handl
       resolve();
     });
   });
-  let sendErrors = 0;
-  socket.on("error", (err) => {
-    // Log the first and then every 1000th, so a flood cannot flood the log too.
-    if (sendErrors++ % 1000 === 0) log.warn({ err: errorMessage(err), count: sendErrors }, "udp-socket-failed");
-  });
+  socket.on("error", sendFailed);
   socket.on("message", (msg, peer) => {
     opts.handler.handle(msg, channel, peer);
   });
