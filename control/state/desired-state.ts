@@ -107,19 +107,21 @@ export class DesiredState {
   }
 
   /**
-   * Applies a batch of creates this replica committed (revisions delta.first..delta.last, which
-   * must follow this state's revision), with the same outcome and the same Affected as reading
-   * those revisions back: the policies and claimed tags are added, apps, routes and instances are
-   * untouched, and the cells affected are those running the apps the writes named.
+   * Applies a batch of creates and app upserts this replica committed (revisions
+   * delta.first..delta.last, which must follow this state's revision), with the same outcome and
+   * the same Affected as reading those revisions back: the policies, claimed tags and app rows are
+   * set, routes and instances are untouched, and the cells affected are those running the apps
+   * the writes named.
    */
   applyCreated(delta: CreatedDelta): Affected {
     if (delta.first !== this.revision + 1) throw new Error(`delta ${delta.first}..${delta.last} does not follow revision ${this.revision}`);
+    for (const a of delta.appRows) this.apps.set(a.guid, a);
     for (const [guid, tag] of delta.tags) this.tags.set(guid, tag);
     for (const p of delta.policies) this.addPolicy(p);
     this.revision = delta.last;
     const cells = new Set<string>();
     for (const a of delta.apps) for (const c of this.cellsOfApp(a)) cells.add(c);
-    return { revision: this.revision, cells, apps: new Set(delta.apps), kinds: new Set(["policies"]) };
+    return { revision: this.revision, cells, apps: new Set(delta.apps), kinds: new Set(delta.kinds) };
   }
 
   private clear(): void {

@@ -1,7 +1,7 @@
 // The state feed on both stores: the replica that commits a batch of creates applies it from
 // memory (the WriteBatcher's delta), a replica that did not reads it back from the store, and both
 // must end in exactly the state a full read describes, having reported the same apps and kinds to
-// their listeners. Writes that give no delta (deletes, app upserts, quota creates) are read.
+// their listeners. Writes that give no delta (deletes, quota creates) are read.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../common/eventually.js";
 import { openTestDb, STORE_KINDS, type TestDb } from "../../test/support/db.js";
@@ -80,7 +80,23 @@ describe.each(STORE_KINDS)("state feed, %s store", (kind) => {
     expect(remote.counts.reads).toBeGreaterThan(2);
   });
 
-  it("reads what gives no delta (deletes, app upserts, quota creates) and still applies later deltas", async () => {
+  it("applies this replica's app upserts from memory too", async () => {
+    const readsBefore = local.counts.reads;
+    await Promise.all(Array.from({ length: 30 }, (_, i) => store.upsertApp({ guid: `app-${i}`, name: `name-${i}`, spaceGuid: `space-${i % 3}`, orgGuid: "org" })));
+    // Changed, unchanged (no revision) and new apps in one go.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.upsertApp({ guid: `app-${i * 3}`, name: `name-${i * 3}`, spaceGuid: i % 2 ? "moved" : `space-${(i * 3) % 3}`, orgGuid: "org" })));
+    await reach(await store.revision());
+
+    const full = new DesiredState();
+    full.apply(await new StateReader(t.db).full());
+    expect(snapshot(local.state)).toEqual(snapshot(full));
+    expect(snapshot(remote.state)).toEqual(snapshot(full));
+    expect(local.state.apps.get("app-3")?.spaceGuid).toBe("moved");
+    expect(seen.local).toEqual(seen.remote);
+    expect(local.counts.reads - readsBefore).toBe(0);
+  });
+
+  it("reads what gives no delta (deletes, quota creates) and still applies later deltas", async () => {
     await store.deletePolicies([pol("app-1", "new-1", 2000, 2010)]);
     await store.upsertApp({ guid: "app-2", name: "two", spaceGuid: "s", orgGuid: "o" });
     await store.createPolicies([pol("quota-src", "app-2", 9)], 10);

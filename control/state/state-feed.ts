@@ -1,8 +1,8 @@
 // Keeps DesiredState current. It loads everything once, then follows the store's changes, in
 // revision order, from two sources:
-// * create batches this replica committed (the WriteBatcher's CreatedDelta): applied from memory,
-//   since this replica already knows exactly which policies and tags they added, when they follow
-//   the state's revision without a gap;
+// * batches of creates and app upserts this replica committed (the WriteBatcher's CreatedDelta):
+//   applied from memory, since this replica already knows exactly which policies, tags and apps
+//   they wrote, when they follow the state's revision without a gap;
 // * every NOTIFY on weft_changes (from this replica or another), whose payload carries the
 //   revision: when the state is behind it after the local deltas, what changed since its revision
 //   is read as one consistent slice and applied.
