@@ -25,7 +25,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DNS_NODE_FLAGS } from "../cli/node-flags.js";
 import { createLogger } from "../common/logger.js";
+import { DNS_DEFAULTS } from "../dns/config.js";
 import { startDns } from "../dns/main.js";
+import type { UdpIo } from "../dns/udp-listener.js";
 import type { RegistryRoute } from "../dns/registry.js";
 
 const SERVER_CORE = "1";
@@ -33,7 +35,7 @@ const CLIENT_CORE = "0";
 const FIXED_RATE = 10_000;
 const here = dirname(fileURLToPath(import.meta.url));
 
-interface Args { runs: number; seconds: number; rateSeconds: number; out: string }
+interface Args { runs: number; seconds: number; rateSeconds: number; out: string; udpIo: UdpIo; withDgram: boolean }
 
 function parseArgs(argv: string[]): Args {
   const get = (flag: string, dflt: number) => {
@@ -41,7 +43,17 @@ function parseArgs(argv: string[]): Args {
     return i >= 0 ? Number(argv[i + 1]) : dflt;
   };
   const outIndex = argv.indexOf("--out");
-  return { runs: get("--runs", 3), seconds: get("--seconds", 10), rateSeconds: get("--rate-seconds", 10), out: outIndex >= 0 ? argv[outIndex + 1]! : join(here, "..", "..", "bench", "results", "dns.json") };
+  const ioIndex = argv.indexOf("--udp-io");
+  const udpIo = ioIndex >= 0 ? argv[ioIndex + 1] : DNS_DEFAULTS.udpIo;
+  if (udpIo !== "native" && udpIo !== "dgram") throw new Error(`--udp-io must be native or dgram, got ${String(udpIo)}`);
+  return {
+    runs: get("--runs", 3),
+    seconds: get("--seconds", 10),
+    rateSeconds: get("--rate-seconds", 10),
+    out: outIndex >= 0 ? argv[outIndex + 1]! : join(here, "..", "..", "bench", "results", "dns.json"),
+    udpIo,
+    withDgram: argv.includes("--with-dgram"),
+  };
 }
 
 /** A deterministic PRNG (mulberry32), so every run queries the same names. */
@@ -81,11 +93,11 @@ function buildData(dir: string): { routes: RegistryRoute[]; names: string[] } {
 
 interface Server { name: string; port: number; child: ChildProcess }
 
-function startServer(name: string, port: number, dir: string): Server {
+function startServer(name: string, port: number, dir: string, udpIo: UdpIo = DNS_DEFAULTS.udpIo): Server {
   const asNobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "taskset", "-c", SERVER_CORE];
   let argv: string[];
-  if (name === "weft") {
-    argv = [...asNobody, process.execPath, ...DNS_NODE_FLAGS, fileURLToPath(import.meta.url), "--serve-weft", String(port), join(dir, "registry.json")];
+  if (name.startsWith("weft")) {
+    argv = [...asNobody, process.execPath, ...DNS_NODE_FLAGS, fileURLToPath(import.meta.url), "--serve-weft", String(port), join(dir, "registry.json"), udpIo];
   } else if (name === "dnsmasq") {
     const conf = [`port=${port}`, "listen-address=127.0.0.1", "bind-interfaces", "no-resolv", "no-hosts", `addn-hosts=${join(dir, "hosts")}`, "local=/apps.internal/", "pid-file=", "cache-size=10000"];
     writeFileSync(join(dir, "dnsmasq.conf"), conf.join("\n") + "\n");
@@ -152,19 +164,20 @@ function atFixedRate(server: Server, dir: string, seconds: number): { p50: numbe
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-async function serveWeft(port: number, registryFile: string): Promise<void> {
+async function serveWeft(port: number, registryFile: string, udpIo: UdpIo): Promise<void> {
   const logger = createLogger({ level: "warn", name: "weft-dns-bench", destination: 2 });
   const running = await startDns(
-    Object.freeze({ listen: { host: "127.0.0.1", port }, opsListen: { host: "127.0.0.1", port: 0 }, upstreams: [], domains: ["apps.internal"], ttlSeconds: 0, upstreamTimeoutMs: 2000, maxPendingForwards: 4096, ednsUdpSize: 4096, tcpIdleTimeoutMs: 10_000, maxTcpConnections: 1024 }),
+    Object.freeze({ listen: { host: "127.0.0.1", port }, opsListen: { host: "127.0.0.1", port: 0 }, upstreams: [], domains: ["apps.internal"], ttlSeconds: 0, upstreamTimeoutMs: 2000, maxPendingForwards: 4096, ednsUdpSize: 4096, tcpIdleTimeoutMs: 10_000, maxTcpConnections: 1024, udpIo }),
     logger,
   );
+  if (running.udpIo !== udpIo) throw new Error(`asked for UDP I/O ${udpIo}, got ${running.udpIo} (npm run build:dns-udp)`);
   running.registry.apply({ revision: 1, snapshot: true, routes: JSON.parse(readFileSync(registryFile, "utf8")) as RegistryRoute[], removedHosts: [] });
   process.once("SIGTERM", () => void running.stop().then(() => process.exit(0)));
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === "--serve-weft") return serveWeft(Number(argv[1]), argv[2]!);
+  if (argv[0] === "--serve-weft") return serveWeft(Number(argv[1]), argv[2]!, argv[3] === "dgram" ? "dgram" : "native");
   const args = parseArgs(argv);
   for (const tool of ["dnsperf", "dnsmasq", "unbound", "taskset", "setpriv"]) {
     if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed (apt-get install -y dnsperf dnsmasq-base unbound util-linux)`);
@@ -177,7 +190,9 @@ async function main(): Promise<void> {
   try {
     buildData(dir);
     const base = 20000 + Math.floor(Math.random() * 20000);
-    servers.push(startServer("weft", base, dir), startServer("dnsmasq", base + 1, dir), startServer("unbound", base + 2, dir));
+    servers.push(startServer("weft", base, dir, args.udpIo), startServer("dnsmasq", base + 1, dir), startServer("unbound", base + 2, dir));
+    if (args.withDgram) servers.push(startServer("weft-dgram", base + 3, dir, "dgram"));
+    console.log(`weft serves UDP with ${args.udpIo}${args.withDgram ? "; weft-dgram (node:dgram) runs alongside for comparison" : ""}`);
     const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
     console.log(`load average at start: ${load()} (on ${cpus().length} cores; other work on the machine shows up as noise)`);
     for (const s of servers) await waitReady(s);
@@ -206,7 +221,7 @@ async function main(): Promise<void> {
       return metric === "p50_ms_at_10k_qps" ? f.p50 : f.p99;
     };
     const units: Record<string, string> = { qps: "q/s", cpu_us_per_query: "us", queries_per_cpu_second: "q/cpu-s", p50_ms_at_10k_qps: "ms", p99_ms_at_10k_qps: "ms" };
-    const rows = ["unbound", "dnsmasq"].flatMap((peer) =>
+    const rows = ["unbound", "dnsmasq", ...(args.withDgram ? ["weft-dgram"] : [])].flatMap((peer) =>
       Object.keys(units).map((metric) => {
         const ours = value("weft", metric);
         const peerValue = value(peer, metric);

@@ -1,5 +1,6 @@
 // The DNS server's configuration: read and validated once (by the CLI) into a frozen object.
 import type { Upstream } from "./forwarder.js";
+import type { UdpIo } from "./udp-listener.js";
 
 export interface DnsConfig {
   /** UDP and TCP listen address; port 0 picks ephemeral ports (UDP and TCP may then differ). */
@@ -17,6 +18,11 @@ export interface DnsConfig {
   readonly ednsUdpSize: number;
   readonly tcpIdleTimeoutMs: number;
   readonly maxTcpConnections: number;
+  /**
+   * UDP I/O: "native" (the weft-dns-udp addon: recvmmsg/sendmmsg batches; node:dgram when it is not
+   * built) or "dgram". Default DNS_DEFAULTS.udpIo.
+   */
+  readonly udpIo?: UdpIo;
   /** The cell's credentials directory; when set, the registry is fed by control's stream. */
   readonly cellCredentialsDir?: string;
 }
@@ -34,4 +40,5 @@ export const DNS_DEFAULTS = {
   tcpIdleTimeoutMs: 10_000,
   maxTcpConnections: 1024,
   resolvConf: "/etc/resolv.conf",
+  udpIo: "native" as UdpIo,
 } as const;

@@ -5,20 +5,22 @@
 import { WeftError, errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { createMetricsRegistry, startOpsServer } from "../common/ops-server.js";
-import type { DnsConfig } from "./config.js";
+import { DNS_DEFAULTS, type DnsConfig } from "./config.js";
 import { DnsStats, registerDnsMetrics } from "./dns-metrics.js";
 import { Forwarder } from "./forwarder.js";
 import { QueryHandler } from "./query-handler.js";
 import { DnsRegistry } from "./registry.js";
 import { RegistryStream } from "./registry-stream.js";
 import { startTcpListener, type TcpListener } from "./tcp-listener.js";
-import { startUdpListener, type UdpListener } from "./udp-listener.js";
+import { startUdpListener, type UdpIo, type UdpListener } from "./udp-listener.js";
 
 export interface RunningDns {
   /** Feed it with apply(); the control plane's registry stream client will. */
   readonly registry: DnsRegistry;
   readonly stats: DnsStats;
   readonly udpPort: number;
+  /** The UDP I/O in use ("dgram" when "native" was asked for and the addon is not usable). */
+  readonly udpIo: UdpIo;
   readonly tcpPort: number;
   readonly opsPort: number;
   stop(): Promise<void>;
@@ -30,7 +32,7 @@ async function listen(config: DnsConfig, handler: QueryHandler, log: Logger): Pr
   for (let attempt = 1; ; attempt++) {
     let udp: UdpListener;
     try {
-      udp = await startUdpListener({ host, port, handler, logger: log });
+      udp = await startUdpListener({ host, port, handler, io: config.udpIo ?? DNS_DEFAULTS.udpIo, logger: log });
     } catch (err) {
       throw new WeftError("INVALID_ARGUMENT", `cannot listen on udp ${host}:${port}: ${errorMessage(err)}`, { cause: err });
     }
@@ -78,7 +80,7 @@ export async function startDns(config: DnsConfig, rootLogger: Logger): Promise<R
       health: () => ({
         healthy: registry.ready,
         checks: {
-          listeners: { ok: true, detail: `udp ${config.listen.host}:${udp.port}, tcp ${config.listen.host}:${tcp.port}` },
+          listeners: { ok: true, detail: `udp ${config.listen.host}:${udp.port} (${udp.io}), tcp ${config.listen.host}:${tcp.port}` },
           registry: registry.ready
             ? { ok: true, detail: `revision ${registry.revision}, ${registry.routeCount} routes` }
             : { ok: false, detail: "no registry snapshot yet: internal names get SERVFAIL" },
@@ -98,13 +100,14 @@ export async function startDns(config: DnsConfig, rootLogger: Logger): Promise<R
   stream?.start();
 
   log.info(
-    { udpPort: udp.port, tcpPort: tcp.port, opsPort: ops.port, domains: config.domains, upstreams: config.upstreams, ttl: config.ttlSeconds },
+    { udpPort: udp.port, udpIo: udp.io, tcpPort: tcp.port, opsPort: ops.port, domains: config.domains, upstreams: config.upstreams, ttl: config.ttlSeconds },
     "dns-started",
   );
   return {
     registry,
     stats,
     udpPort: udp.port,
+    udpIo: udp.io,
     tcpPort: tcp.port,
     opsPort: ops.port,
     async stop() {

@@ -33,6 +33,11 @@ export interface ReplyChannel<C> {
   readonly udp: boolean;
   /** `deferred` is true when the response completes an earlier "deferred" outcome. */
   send(ctx: C, response: Buffer, deferred: boolean): void;
+  /**
+   * For an answer that comes later (a forward): a message and context that outlive handle(). Absent
+   * when both already do; the native UDP path reuses the message's memory and its batch index.
+   */
+  hold?(msg: Buffer, ctx: C): { msg: Buffer; ctx: C };
 }
 
 export type HandleOutcome = "sent" | "deferred" | "dropped";
@@ -116,7 +121,9 @@ export class QueryHandler {
     }
     if (!this.isInternal(msg, q)) {
       // The scratch query is overwritten by the next message; the forward outlives this call.
-      this.forward(msg, { ...q }, channel, ctx);
+      const held = channel.hold?.(msg, ctx);
+      if (held) this.forward(held.msg, { ...q }, channel, held.ctx);
+      else this.forward(msg, { ...q }, channel, ctx);
       return "deferred";
     }
     if (!registry.ready) {

@@ -18,6 +18,7 @@ interface DnsFlags {
   opsListen: string;
   logLevel: string;
   cellDir?: string;
+  udpIo: "native" | "dgram";
 }
 
 const collect = (v: string, acc: string[] = []) => [...acc, v];
@@ -40,6 +41,7 @@ export function dnsCommand(): Command {
     .option("--ttl <seconds>", "TTL of internal answers", String(DNS_DEFAULTS.ttlSeconds))
     .option("--ops-listen <host:port>", "metrics and health listen address", DNS_DEFAULTS.opsListen)
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
+    .addOption(new Option("--udp-io <io>", "UDP I/O: native (recvmmsg/sendmmsg addon; node:dgram when it is not built) or dgram").choices(["native", "dgram"]).default(DNS_DEFAULTS.udpIo))
     .option("--cell-dir <dir>", "the cell's credentials directory (written by `weft agent`); feeds the registry from control")
     .action(async (flags: DnsFlags) => {
       const listen = parseHostPort(flags.listen);
@@ -64,6 +66,7 @@ export function dnsCommand(): Command {
         ednsUdpSize: DNS_DEFAULTS.ednsUdpSize,
         tcpIdleTimeoutMs: DNS_DEFAULTS.tcpIdleTimeoutMs,
         maxTcpConnections: DNS_DEFAULTS.maxTcpConnections,
+        udpIo: flags.udpIo,
         ...(flags.cellDir ? { cellCredentialsDir: flags.cellDir } : {}),
       });
       if (!flags.cellDir) logger.warn("no --cell-dir: internal names get SERVFAIL until a registry is fed");
