@@ -14,8 +14,8 @@ skip() {
 command -v cc >/dev/null 2>&1 || skip "no C compiler; apt-get install -y gcc libc6-dev"
 # Node's headers (node_api.h, uv.h): beside this node (official tarballs and Debian/NodeSource
 # packages install them in PREFIX/include/node), then node-gyp's cache for this version.
-prefix=$(dirname "$(dirname "$(node -p process.execPath)")")
-version=$(node -p 'process.versions.node')
+prefix=$(dirname "$(dirname "$(node -p process.execPath 2>/dev/null || echo /usr/bin/node)")")
+version=$(node -p 'process.versions.node' 2>/dev/null || echo unknown)
 inc=""
 for d in "$prefix/include/node" /usr/include/node /usr/local/include/node "${HOME:-/root}/.cache/node-gyp/$version/include/node"; do
   if [ -f "$d/node_api.h" ] && [ -f "$d/uv.h" ]; then inc=$d; break; fi

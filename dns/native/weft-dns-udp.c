@@ -232,11 +232,14 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   sock_t *s = (sock_t *)handle->data;
   if (s->closing) return;
   if (status < 0) {
-    // An error on the socket (a pending ICMP error, say): read it off so it does not repeat.
+    // An error on the socket (a pending ICMP error, say): libuv has stopped the handle. Read the
+    // error off so it does not repeat, count it, and watch the socket again.
     int err = 0;
     socklen_t len = sizeof(err);
     getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     s->receive_errors++;
+    s->events = 0;
+    update_events(s);
     return;
   }
   if (events & UV_WRITABLE) {
