@@ -13,7 +13,11 @@
 // 10,000 q/s (dnsperf -Q 10000 -v, percentiles computed from its per-query lines, since dnsperf
 // 2.10 reports only mean and deviation). Writes bench/results/dns.json.
 //
-// Internally the same script is also Weft's server process: `--serve-weft PORT REGISTRY_FILE`, run
+// Weft serves UDP with `--udp-io native|dgram` (default: weft dns's default, native); `--with-dgram`
+// adds a fourth server, "weft-dgram" (Weft on node:dgram), interleaved with the others, so both
+// Weft paths are compared in the same conditions (rows with peer weft-dgram).
+//
+// Internally the same script is also Weft's server process: `--serve-weft PORT REGISTRY_FILE IO`, run
 // with the Node flags `weft dns` gets from its launcher (cli/node-flags.ts). This process (it reads
 // dnsperf's per-query output) pins itself to dnsperf's core, so only the server under test runs on
 // the server core.
