@@ -48,12 +48,31 @@ export class Agents {
   }
 }
 
-/** CPU time (ms) of processes and of our database's PostgreSQL backends, to take differences of. */
-export async function cpuSnapshot(db: BenchDatabase, pids: Record<string, number>): Promise<Record<string, number>> {
+/**
+ * CPU time (ms) of processes and of our database's PostgreSQL backends, to take differences of with
+ * `cpuDelta`. Backends are kept per PID: one that exits between two snapshots (the pool closes idle
+ * connections) must not subtract the CPU it had used before the first one.
+ */
+export interface CpuSnapshot {
+  readonly procs: Record<string, number>;
+  readonly backends: ReadonlyMap<number, number>;
+}
+
+export async function cpuSnapshot(db: BenchDatabase, pids: Record<string, number>): Promise<CpuSnapshot> {
+  const procs: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) procs[name] = cpuTicksOf(pid) * 10;
+  const backends = new Map((await db.backendPids().catch(() => [])).map((pid) => [pid, cpuTicksOf(pid) * 10] as const));
+  return { procs, backends };
+}
+
+/** CPU (ms) used between two snapshots, per named process and for the backends as `postgres`: a
+ * backend seen only at the end counts whole; one gone by the end is left out (an undercount, never negative). */
+export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(pids)) out[name] = cpuTicksOf(pid) * 10;
-  const backends = await db.backendPids().catch(() => []);
-  out.postgres = backends.reduce((sum, pid) => sum + cpuTicksOf(pid) * 10, 0);
+  for (const [name, ms] of Object.entries(b.procs)) out[name] = ms - (a.procs[name] ?? 0);
+  let postgres = 0;
+  for (const [pid, ms] of b.backends) postgres += Math.max(0, ms - (a.backends.get(pid) ?? 0));
+  out.postgres = postgres;
   return out;
 }
 

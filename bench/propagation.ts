@@ -28,7 +28,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorMessage } from "../common/errors.js";
 import { cpuTicksOf, createBenchDatabase, startControlProcess, type BenchDatabase, type ControlProcess } from "./propagation-control.js";
-import { Agents, Steps, cpuSnapshot, othersCpu, postPolicies, quiesce, sleep, v1 } from "./propagation-harness.js";
+import { Agents, Steps, cpuDelta, cpuSnapshot, othersCpu, postPolicies, quiesce, sleep, v1 } from "./propagation-harness.js";
 import { bgApp, cellsFor, measuredPolicy, nowMs, policyKey, type AgentsStats, type AwaitResult, type LeaseResult, type PrepareResult } from "./propagation-plan.js";
 import { buildRows, percentile, printReport, writeResults, type RoundResult } from "./propagation-report.js";
 import { restClient, type RestClient } from "./propagation-rest.js";
@@ -174,7 +174,8 @@ async function runSize(args: Args, n: number, env: Env): Promise<RoundResult> {
       extraneous += m.r.extraneous;
     }
     const cpu1 = await cpuSnapshot(db, { control: control.pid, agents: agentsPid });
-    const perPolicy = (k: string) => ((cpu1[k] ?? 0) - (cpu0[k] ?? 0)) / args.policies;
+    const used = cpuDelta(cpu0, cpu1);
+    const perPolicy = (k: string) => (used[k] ?? 0) / args.policies;
     const cpuPerPolicyMs = { control: perPolicy("control"), agents: perPolicy("agents"), postgres: perPolicy("postgres") };
     const leaseMs: number[] = [];
     let leaseTimeouts = 0;
