@@ -19,7 +19,11 @@
 // and NAT run on both paths; only the filter chains (tagging, ingress, egress, host protection)
 // are deleted. Until 2026-11 the baseline was the cell with no netfilter at all (no conntrack),
 // which charged conntrack and NAT to filtering; that path is still measured, as "bare", and the
-// 50,000 ratio against it is printed and kept (conn_rate_50000_vs_bare).
+// 50,000 ratio against it is printed and kept (conn_rate_50000_vs_bare). A third path, "ct-only",
+// is that bare cell plus the least a stateful filter needs: one forward chain whose only rule is
+// `ct state established,related accept` (no tags, no sets, no NAT). Its ratio to bare
+// (conn_rate_ct_only_vs_bare) is what conntrack alone costs, the floor of any design that allows
+// established and related traffic, as the issue requires.
 // CPU per connection (client and server process CPU, which includes the softirq work of the
 // forwarding done in their context) is printed beside each rate: on a loaded machine it varies
 // less than the rate.
@@ -185,12 +189,16 @@ async function main(): Promise<void> {
         await fx.exec(cell, ["nft", "-f", "-"], filters.join(""));
         rec.invalidate();
       }
-      if (cfg === "bare" || cfg === "linear") {
+      if (cfg === "bare" || cfg === "linear" || cfg === "ct-only") {
         // The same links and routes, without Weft's table: no hooks (and so no conntrack) at all.
         await fx.exec(cell, ["nft", "delete", "table", "inet", "weft"]);
         rec.invalidate();
       }
       if (cfg === "linear") await fx.exec(cell, ["iptables-restore", "--noflush"], linearChain(50_000));
+      if (cfg === "ct-only") {
+        const table = "table inet ctonly {\n  chain forward {\n    type filter hook forward priority 0;\n    ct state established,related accept\n  }\n}\n";
+        await fx.exec(cell, ["nft", "-f", "-"], table);
+      }
       const srv = fx.spawn(server, ["taskset", "-c", "1", "node", "-e", CLOSE_SERVER, SERVER_IP]);
       await new Promise<void>((resolve, reject) => {
         srv.stdout?.on("data", (b: Buffer) => (String(b).includes("ready") ? resolve() : undefined));
@@ -198,7 +206,7 @@ async function main(): Promise<void> {
       });
       return { cfg, cell, client, serverPid: srv.pid, rec, desired };
     };
-    const configs = ["none", ...SIZES.map(String), "bare", ...(args.linear ? ["linear"] : [])];
+    const configs = ["none", ...SIZES.map(String), "bare", "ct-only", ...(args.linear ? ["linear"] : [])];
     const paths: Path[] = [];
     for (const cfg of configs) paths.push(await buildPath(cfg));
 
@@ -296,6 +304,8 @@ async function main(): Promise<void> {
     const vsBare = (ratios["50000"] ?? []).map((r, i) => r / (ratios.bare?.[i] ?? Number.NaN));
     rows.push({ metric: "conn_rate_bare_no_netfilter", unit: "conn/s", ours: Math.round(bare), peer: "same path, no filtering", peerValue: Math.round(none), ratio: r2(median(ratios.bare ?? [])) });
     rows.push({ metric: "conn_rate_50000_vs_bare", unit: "conn/s", ours: Math.round(median(rates["50000"] ?? [])), peer: "same cell, no netfilter at all", peerValue: Math.round(bare), ratio: r2(median(vsBare)) });
+    const ctVsBare = (ratios["ct-only"] ?? []).map((r, i) => r / (ratios.bare?.[i] ?? Number.NaN));
+    rows.push({ metric: "conn_rate_ct_only_vs_bare", unit: "conn/s", ours: Math.round(median(rates["ct-only"] ?? [])), peer: "same cell, no netfilter at all (ours: one 'ct state established,related accept' rule, nothing else)", peerValue: Math.round(bare), ratio: r2(median(ctVsBare)) });
     for (const n of SIZES) {
       const ours = median(cpus[String(n)] ?? []);
       rows.push({ metric: `cpu_us_per_conn_${n}`, unit: "us", ours: Math.round(ours), peer: "same path, no filtering", peerValue: Math.round(median(cpus.none ?? [])), ratio: r2(median(cpuRatios[String(n)] ?? [])) });
@@ -323,6 +333,7 @@ async function main(): Promise<void> {
       if (cfg !== "none" && xs.length > 0) console.log(`paired ratio ${cfg}/none per round: ${xs.map((x) => x.toFixed(2)).join(", ")} (median ${median(xs).toFixed(2)})`);
     }
     console.log(`paired ratio 50000/bare per round: ${vsBare.map((x) => x.toFixed(2)).join(", ")} (median ${median(vsBare).toFixed(2)})`);
+    console.log(`paired ratio ct-only/bare per round: ${ctVsBare.map((x) => x.toFixed(2)).join(", ")} (median ${median(ctVsBare).toFixed(2)})`);
     for (const [cfg, xs] of Object.entries(cpuRatios)) {
       if (cfg !== "none" && xs.length > 0) console.log(`CPU per connection, none/${cfg} per round: ${xs.map((x) => x.toFixed(2)).join(", ")} (median ${median(xs).toFixed(2)}; ${median(cpus[cfg] ?? []).toFixed(0)} us vs ${median(cpus.none ?? []).toFixed(0)} us)`);
     }

@@ -22,7 +22,7 @@ const HEADLINES: readonly [string, readonly string[]][] = [
   ["propagation", ["propagation_p99_ms_1000_cells", "propagation_p99_ms_5000_cells", "lease_propagation_p99_ms_1000_cells"]],
   ["ca", ["signs_per_s"]],
   ["cni", ["add_ready_p50_ms", "add_ready_p99_ms"]],
-  ["enforce", ["conn_rate_50000", "conn_rate_50000_vs_bare", "conn_rate_linear_iptables_50000", "apply_one_ms_50000"]],
+  ["enforce", ["conn_rate_50000", "conn_rate_50000_vs_bare", "conn_rate_ct_only_vs_bare", "conn_rate_linear_iptables_50000", "apply_one_ms_50000"]],
   ["dns", ["qps", "p99_ms_at_10k_qps"]],
   ["sidecar", ["cpu_us_per_req_keepalive", "cpu_us_per_req_newconn", "cpu_us_per_req_1mib", "mem_per_container_mb_250"]],
   ["asg", ["add_ms_1000_rules", "asg_change_100_containers_ms"]],
