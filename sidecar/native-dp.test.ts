@@ -206,27 +206,17 @@ describe.skipIf(BINARY === undefined)("native data path", () => {
     }
   });
 
-  it("serves with node:tls when the binary was not built", async () => {
-    const h = await startHarness({ nativeBinary: null, logger: silentLogger });
+  it.each([
+    { when: "the binary was not built", opts: { nativeBinary: null, logger: silentLogger }, guid: "no-native", payload: "x" },
+    { when: "the binary cannot start", opts: { nativeBinary: "/nonexistent/weft-tlsd" }, guid: "bad-native", payload: "y" },
+  ])("serves with node:tls when $when", async ({ opts, guid, payload }) => {
+    const h = await startHarness(opts);
     try {
       expect(h.sidecar.native).toBeUndefined();
-      const port = await h.put({ credentials: creds, appPort: app.port, guid: "no-native" });
+      const port = await h.put({ credentials: creds, appPort: app.port, guid });
       const s = await connectTls({ port, ca: root.root.certPem, servername: NAME });
-      s.end("x");
-      expect((await readAll(s)).toString()).toBe("xbye");
-    } finally {
-      await h.stop();
-    }
-  });
-
-  it("serves with node:tls when the binary cannot start", async () => {
-    const h = await startHarness({ nativeBinary: "/nonexistent/weft-tlsd" });
-    try {
-      expect(h.sidecar.native).toBeUndefined();
-      const port = await h.put({ credentials: creds, appPort: app.port, guid: "bad-native" });
-      const s = await connectTls({ port, ca: root.root.certPem, servername: NAME });
-      s.end("y");
-      expect((await readAll(s)).toString()).toBe("ybye");
+      s.end(payload);
+      expect((await readAll(s)).toString()).toBe(`${payload}bye`);
     } finally {
       await h.stop();
     }

@@ -1042,17 +1042,21 @@ fail:
   free(ct);
 }
 
-static void cmd_cert(const char *seq, char **a, int n) {
+/* The container a request names in its first argument, or NULL after replying why not. */
+static struct container *request_ct(const char *seq, char **a, int n, int want, const char *usage) {
   long id;
-  if (n != 3 || parse_long(a[0], 0, LONG_MAX, &id) < 0) {
-    reply_err(seq, "INVALID_ARGUMENT", "cert wants: id chain-b64 key-b64");
-    return;
+  if (n != want || parse_long(a[0], 0, LONG_MAX, &id) < 0) {
+    reply_err(seq, "INVALID_ARGUMENT", "%s", usage);
+    return NULL;
   }
   struct container *ct = find_ct(id);
-  if (ct == NULL) {
-    reply_err(seq, "NOT_FOUND", "no container %ld", id);
-    return;
-  }
+  if (ct == NULL) reply_err(seq, "NOT_FOUND", "no container %ld", id);
+  return ct;
+}
+
+static void cmd_cert(const char *seq, char **a, int n) {
+  struct container *ct = request_ct(seq, a, n, 3, "cert wants: id chain-b64 key-b64");
+  if (ct == NULL) return;
   char why[300];
   SSL_CTX *ctx = make_ctx(a[1], a[2], ct, why, sizeof why);
   if (ctx == NULL) {
@@ -1065,16 +1069,8 @@ static void cmd_cert(const char *seq, char **a, int n) {
 }
 
 static void cmd_remove(const char *seq, char **a, int n) {
-  long id;
-  if (n != 1 || parse_long(a[0], 0, LONG_MAX, &id) < 0) {
-    reply_err(seq, "INVALID_ARGUMENT", "remove wants: id");
-    return;
-  }
-  struct container *ct = find_ct(id);
-  if (ct == NULL) {
-    reply_err(seq, "NOT_FOUND", "no container %ld", id);
-    return;
-  }
+  struct container *ct = request_ct(seq, a, n, 1, "remove wants: id");
+  if (ct == NULL) return;
   ct_destroy(ct);
   out_printf("%s ok\n", seq);
 }
